@@ -1,0 +1,50 @@
+# gradwire: `make demo` and `make test` each do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OUT    := out
+# Root installs system packages directly; anyone else through sudo when there is one.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+.PHONY: demo test bench setup setup-test system-graphviz system-chromium clean
+
+demo: setup system-graphviz
+	$(VENV)/bin/gradwire demo --out $(OUT)
+
+test: setup-test system-graphviz system-chromium
+	$(PY) -m pytest -q --doctest-modules autodiff nn visualize tests
+
+bench: setup-test
+	$(PY) benchmarks/run.py
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[all]'
+	touch $@
+
+# torch is pinned (==2.13.0): pip takes the CPU wheel from this machine's disk.
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+system-graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "Graphviz 'dot' not found: installing the Debian package graphviz"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q graphviz; } \
+	  || { echo "could not install Graphviz; install it yourself (apt-get install graphviz, brew install graphviz)"; exit 1; }
+
+system-chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium not found: installing the Debian package chromium"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; } \
+	  || { echo "could not install chromium (needed by the browser test)"; exit 1; }
+
+clean:
+	rm -rf $(OUT) build *.egg-info .pytest_cache

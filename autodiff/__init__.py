@@ -1,0 +1,19 @@
+"""gradwire's engine: the scalar `Value`, its op table, and function transforms.
+
+    >>> from autodiff import Value
+    >>> x = Value(-1.0, label="x")
+    >>> y = (2 * x).sigmoid()
+    >>> y.backward()
+    >>> round(x.grad, 4)
+    0.21
+"""
+from . import ops
+from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
+                         value_and_grad)
+from .value import (Value, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+                    topological_order)
+
+__all__ = ["Value", "ops", "no_grad", "enable_grad", "is_grad_enabled",
+           "detect_anomaly", "topological_order", "gradients", "grad",
+           "value_and_grad", "hessian", "gradcheck", "GradcheckError"]
+__version__ = "0.1.0"

@@ -1,0 +1,232 @@
+"""The op table: every operation gradwire knows, defined exactly once.
+
+Each entry is an :class:`Op` holding the op's name, the label a diagram draws on its
+gate, its forward function on plain floats, and its local derivatives.  A local
+derivative is a function ``d(x, y, out)`` of the op's input ``x``, its second operand
+``y`` (the other Value, the folded-in constant, or ``None`` for a unary op) and its
+output ``out``; it is written with polymorphic math (``+ - * / **`` and the helpers
+below) so the same formula runs on floats (ordinary ``backward``) and on Values
+(``create_graph=True``, higher-order gradients).  The engine, the step explainer, the
+diagrams and the compiled tape all read these entries; adding an op is one entry here
+plus its row in the tests.  Ops come in three kinds, grouped below: *binary* (two
+Values), *folded* (a Value and a number, drawn as one gate such as ``+1`` or ``*-1``,
+as in the lecture's sigmoid circuit) and *unary*.
+
+    >>> ADD_C.label(1.0), MUL_C.label(-1.0), RDIV_C.label(1.0)
+    ('+1', '*-1', '1/x')
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Callable, Optional
+
+__all__ = ["Op", "BINARY", "FOLDED", "UNARY", "ALL", "get", "fmt_number",
+           "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
+
+
+def fmt_number(c: float) -> str:
+    """Format a constant for a gate label: ``1.0 -> '1'``, ``0.5 -> '0.5'``."""
+    if c == int(c) and abs(c) < 1e15:
+        return str(int(c))
+    return f"{c:.4g}"
+
+
+# --- polymorphic math: floats go to `math`, Values to their own methods -------------
+
+def _poly(name: str, fn: Callable[[float], float]) -> Callable[[Any], Any]:
+    def f(x):
+        if isinstance(x, (int, float)):
+            return fn(x)
+        return getattr(x, name)()
+    f.__name__ = name
+    f.__doc__ = f"{name}(x) on a float or a Value."
+    return f
+
+
+def _sigmoid(x: float) -> float:
+    # Two branches so that neither exp() can overflow: sigmoid(+-1000) -> 1.0 / 0.0.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+exp = _poly("exp", math.exp)
+log = _poly("log", math.log)
+sqrt = _poly("sqrt", math.sqrt)
+sin = _poly("sin", math.sin)
+cos = _poly("cos", math.cos)
+tanh = _poly("tanh", math.tanh)
+sigmoid = _poly("sigmoid", _sigmoid)
+
+
+def step(x: Any) -> float:
+    """Heaviside step as a constant: 1.0 where x > 0, else 0.0 (relu's derivative)."""
+    return 1.0 if x > 0 else 0.0
+
+
+def sign(x: Any) -> float:
+    """Sign as a constant: 1.0, -1.0, or 0.0 at zero (abs's derivative, as PyTorch)."""
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+def _relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def _pow(x: float, y: float) -> float:
+    r = x ** y
+    if type(r) is complex:  # Python returns a complex root for (-8.0) ** 0.5
+        raise ValueError("a negative base with a fractional exponent has no real result")
+    return r
+
+
+def _log_base(x: Any) -> Any:
+    """d/dy x**y needs log(x); 0 where x == 0 (as PyTorch), nan where x < 0."""
+    xd = x if isinstance(x, (int, float)) else x.data
+    if xd > 0:
+        return log(x)
+    return 0.0 if xd == 0 else math.nan
+
+
+# --- the entry ------------------------------------------------------------------------
+
+class Op:
+    """One operation: name, gate label, forward, local derivatives, and its rule text.
+
+    ``kind`` is ``"binary"``, ``"folded"`` or ``"unary"``.  ``derivs`` holds one local
+    derivative per differentiable input (two for binary ops, one otherwise), each a
+    constant or a function ``d(x, y, out)`` (see :meth:`local`); ``rules``
+    the same derivatives as text, for the explainer, e.g. ``"-1/x^2"``.  ``domain`` says
+    in words where the forward is defined, for error messages.
+
+        >>> EXP.forward(0.0), EXP.local(0, 0.0, None, 1.0)
+        (1.0, 1.0)
+    """
+
+    __slots__ = ("name", "_label", "kind", "forward", "derivs", "rules", "domain",
+                 "binary", "doc", "symbol", "dunder", "number_op")
+
+    def __init__(self, name: str, label: str, kind: str, forward: Callable[..., float],
+                 derivs: tuple, rules: tuple, doc: str, domain: str = "",
+                 symbol: str = "", dunder: str = "",
+                 number_op: Optional["Op"] = None) -> None:
+        self.name = name
+        self._label = label
+        self.kind = kind
+        self.forward = forward
+        self.derivs = derivs
+        self.rules = rules
+        self.doc = doc
+        self.domain = domain
+        self.binary = kind == "binary"
+        self.symbol = symbol  # infix symbol for formulas ("+", "*", ...), "" for calls
+        # The Python operator this op implements on Value ("__add__", "__rsub__"), and
+        # for a binary op, its folded twin used when the other operand is a number.
+        self.dunder = dunder
+        self.number_op = number_op
+
+    def label(self, const: Optional[float] = None) -> str:
+        """The gate's label; folded ops put their constant in: ``'+{c}' -> '+1'``."""
+        if "{c}" in self._label:
+            return self._label.replace("{c}", fmt_number(const))
+        return self._label
+
+    def local(self, i: int, x: Any, y: Any, out: Any) -> Any:
+        """Local derivative d out / d input ``i`` at the given (float or Value) point."""
+        d = self.derivs[i]
+        return d if type(d) is float else d(x, y, out)
+
+    def rule(self, i: int = 0, const: Optional[float] = None) -> str:
+        """Local derivative of input ``i`` as text, constant substituted."""
+        r = self.rules[i]
+        return r.replace("{c}", fmt_number(const)) if "{c}" in r else r
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, label={self._label!r}, kind={self.kind!r})"
+
+
+def _y(x, y, out):
+    return y
+
+
+def _x(x, y, out):
+    return x
+
+
+# --- folded: a Value and a number c, one gate as in the slides ------------------------
+
+ADD_C = Op("add_const", "+{c}", "folded", operator.add, (1.0,), ("1",), "x + c",
+           dunder="__radd__")
+SUB_C = Op("sub_const", "-{c}", "folded", operator.sub, (1.0,), ("1",), "x - c")
+RSUB_C = Op("rsub_const", "{c}-x", "folded", lambda x, c: c - x, (-1.0,), ("-1",),
+            "c - x", dunder="__rsub__")
+MUL_C = Op("mul_const", "*{c}", "folded", operator.mul, (_y,), ("{c}",), "x * c",
+           dunder="__rmul__")
+DIV_C = Op("div_const", "/{c}", "folded", operator.truediv,
+           (lambda x, c, out: 1.0 / c,), ("1/{c}",), "x / c", domain="c != 0")
+RDIV_C = Op("rdiv_const", "{c}/x", "folded", lambda x, c: c / x,
+            (lambda x, c, out: -out / x,), ("-{c}/x^2",), "c / x", domain="x != 0",
+            dunder="__rtruediv__")
+POW_C = Op("pow_const", "**{c}", "folded", _pow,
+           (lambda x, c, out: c * x ** (c - 1.0),), ("{c}*x^({c}-1)",), "x ** c",
+           domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0")
+RPOW_C = Op("rpow_const", "{c}^x", "folded", lambda x, c: _pow(c, x),
+            (lambda x, c, out: out * _log_base(c),), ("{c}^x*ln({c})",), "c ** x",
+            domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
+            dunder="__rpow__")
+
+# --- binary: Value (op) Value ----------------------------------------------------------
+
+ADD = Op("add", "+", "binary", operator.add, (1.0, 1.0), ("1", "1"),
+         "x + y", symbol="+", dunder="__add__", number_op=ADD_C)
+SUB = Op("sub", "-", "binary", operator.sub, (1.0, -1.0), ("1", "-1"),
+         "x - y", symbol="-", dunder="__sub__", number_op=SUB_C)
+MUL = Op("mul", "*", "binary", operator.mul, (_y, _x), ("y", "x"), "x * y", symbol="*",
+         dunder="__mul__", number_op=MUL_C)
+DIV = Op("div", "/", "binary", operator.truediv,
+         (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+         ("1/y", "-x/y^2"), "x / y", domain="y != 0", symbol="/",
+         dunder="__truediv__", number_op=DIV_C)
+POW = Op("pow", "**", "binary", _pow,
+         (lambda x, y, out: y * x ** (y - 1.0), lambda x, y, out: out * _log_base(x)),
+         ("y*x^(y-1)", "x^y*ln(x)"), "x ** y",
+         domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0", symbol="**",
+         dunder="__pow__", number_op=POW_C)
+
+# --- unary ------------------------------------------------------------------------------
+
+EXP = Op("exp", "exp", "unary", math.exp, (lambda x, y, out: out,), ("e^x",), "e^x",
+         domain="x <= 709.78 (larger overflows a float)")
+LOG = Op("log", "log", "unary", math.log, (lambda x, y, out: 1.0 / x,), ("1/x",),
+         "natural logarithm", domain="x > 0")
+SQRT = Op("sqrt", "sqrt", "unary", math.sqrt, (lambda x, y, out: 0.5 / out,),
+          ("1/(2*sqrt(x))",), "square root", domain="x >= 0")
+TANH = Op("tanh", "tanh", "unary", math.tanh, (lambda x, y, out: 1.0 - out * out,),
+          ("1-tanh(x)^2",), "hyperbolic tangent")
+SIGMOID = Op("sigmoid", "σ", "unary", _sigmoid,
+             (lambda x, y, out: out * (1.0 - out),), ("σ(x)*(1-σ(x))",),
+             "logistic sigmoid 1/(1+e^-x)")
+RELU = Op("relu", "relu", "unary", _relu, (lambda x, y, out: step(x),),
+          ("1 if x>0 else 0",), "max(0, x)")
+ABS = Op("abs", "abs", "unary", abs, (lambda x, y, out: sign(x),), ("sign(x)",), "|x|",
+         dunder="__abs__")
+SIN = Op("sin", "sin", "unary", math.sin, (lambda x, y, out: cos(x),), ("cos(x)",),
+         "sine", domain="x finite")
+COS = Op("cos", "cos", "unary", math.cos, (lambda x, y, out: -sin(x),), ("-sin(x)",),
+         "cosine", domain="x finite")
+
+BINARY = (ADD, SUB, MUL, DIV, POW)
+FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)
+UNARY = (EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, SIN, COS)
+ALL = BINARY + FOLDED + UNARY
+_BY_NAME = {op.name: op for op in ALL}
+
+
+def get(name: str) -> Op:
+    """Look an op up by name: ``get('exp') is EXP``."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(_BY_NAME)}") from None

@@ -1,0 +1,663 @@
+"""`Value`, the scalar node of the computational graph, and its backward pass.
+
+A Value holds a float (``data``), its gradient (``grad``), an optional ``label``, the
+entry of the op table (:mod:`autodiff.ops`) that made it, and references to its inputs:
+two slots, ``_a`` and ``_b`` (for a folded gate such as ``x + 1``, ``_b`` holds the
+constant).  There is no closure, dict or tuple per node, so a node is one object for
+Python's cyclic garbage collector to walk and the graph is freed by reference counting.
+Every operator looks its op up in the table, computes the forward with the table's
+function, and :meth:`Value.backward` multiplies each upstream gradient by the table's
+local derivative, in an iterative topological order (Kahn's algorithm, with each node's
+count of pending consumers kept in its ``_n`` slot), so graphs a million nodes deep work.
+
+    >>> x = Value(2.0, label="x")
+    >>> y = x * x + 1
+    >>> y.backward()
+    >>> y.data, x.grad
+    (5.0, 4.0)
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any, Iterator, Optional, Union
+
+from . import ops
+from .ops import Op
+
+__all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+           "Number"]
+
+Number = Union[int, float]
+
+
+class _State:
+    """Engine switches: graph recording, anomaly checks, and the tape's tracing guard.
+    ``plain`` (recording on, no anomaly checks) is kept up to date for the hot path."""
+    __slots__ = ("_grad_enabled", "_anomaly", "tracing", "plain")
+
+    def __init__(self) -> None:
+        self._grad_enabled = True
+        self._anomaly = False
+        self.tracing = False
+        self.plain = True
+
+    @property
+    def grad_enabled(self) -> bool:
+        return self._grad_enabled
+
+    @grad_enabled.setter
+    def grad_enabled(self, on: bool) -> None:
+        self._grad_enabled = bool(on)
+        self.plain = self._grad_enabled and not self._anomaly
+
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, on: bool) -> None:
+        self._anomaly = bool(on)
+        self.plain = self._grad_enabled and not self._anomaly
+
+
+STATE = _State()
+
+
+def _as_number(x: Any, where: str) -> float:
+    """A Python/numpy real number as a float, or a TypeError naming what it got."""
+    if type(x) is float:
+        return x
+    if isinstance(x, Real):  # int, bool, numpy scalars
+        return float(x)
+    raise TypeError(f"{where}: expected a number (int, float, numpy scalar) or a Value, "
+                    f"got {type(x).__name__} {x!r:.60}")
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, Value):
+        name = f"'{v.label}'" if v.label else "unlabelled"
+        return f"{v.data!r} (node {name})"
+    return repr(v)
+
+
+def _forward_error(op: Op, err: Exception, a: "Value", b: Any) -> Exception:
+    """Rewrite a bare ``math domain error`` into one naming op, inputs and labels."""
+    if op.kind == "binary":
+        inputs = f"inputs {_describe(a)} and {_describe(b)}"
+    elif op.kind == "folded":
+        inputs = f"input {_describe(a)} with constant {b!r}"
+    else:
+        inputs = f"input {_describe(a)}"
+    why = _PLAIN.get(str(err), str(err) or type(err).__name__)
+    domain = f"; defined for {op.domain}" if op.domain else ""
+    cls = type(err) if isinstance(err, (ArithmeticError, ValueError)) else ValueError
+    return cls(f"{op.name} ({op.doc}): {why} for {inputs}{domain}")
+
+
+_PLAIN = {"math domain error": "outside the domain",
+          "math range error": "the result is too large for a float",
+          "float division by zero": "division by zero"}
+
+
+def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
+    if not math.isfinite(data):
+        what = _describe(a) + (f", {_describe(b)}" if b is not None else "")
+        raise FloatingPointError(
+            f"detect_anomaly: forward of {op.name} ({op.label(b if op.kind == 'folded' else None)}) "
+            f"produced {data!r} from {what}")
+
+
+def _node(data: float, op: Op, a: "Value", b: Any) -> "Value":
+    """A recorded node (or, under ``no_grad``, a plain leaf); one object, no closure."""
+    if STATE.anomaly:
+        _check_finite(op, data, a, b)
+    if not STATE.grad_enabled:
+        return Value(data)
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v.label = ""
+    v._op = op
+    v._a = a
+    v._b = b
+    v._n = 0
+    return v
+
+
+def _number_operand(c: Any) -> Any:
+    """The other operand as a float, or NotImplemented (so Python names its type)."""
+    if type(c) is float:
+        return c
+    if isinstance(c, Real):
+        return float(c)
+    return NotImplemented
+
+
+# The Value methods are made from the op table by the three factories below, one frame
+# per operation: the engine's hot path (a training step records tens of thousands of
+# nodes), so each builds its node inline unless a switch (no_grad, anomaly) is on.
+
+def _binary_method(op: Op):
+    """``x (op) y``: a binary node for two Values, the folded twin for a number."""
+    forward = op.forward
+    kop = op.number_op
+    kforward = kop.forward
+
+    def method(self: "Value", other: Any) -> "Value":
+        if type(other) is Value:
+            b = other
+            try:
+                data = forward(self.data, other.data)
+            except (ArithmeticError, ValueError) as e:
+                raise _forward_error(op, e, self, other) from None
+            node_op = op
+        else:
+            b = _number_operand(other)
+            if b is NotImplemented:
+                return b
+            try:
+                data = kforward(self.data, b)
+            except (ArithmeticError, ValueError) as e:
+                raise _forward_error(kop, e, self, b) from None
+            node_op = kop
+        if STATE.plain:
+            v = _new(Value)
+            v.data = data
+            v.grad = 0.0
+            v.label = ""
+            v._op = node_op
+            v._a = self
+            v._b = b
+            v._n = 0
+            return v
+        return _node(data, node_op, self, b)
+    return method
+
+
+def _folded_method(op: Op):
+    """A number on the left, ``c (op) x``, as one folded gate (``1 + x``, ``1 / x``)."""
+    forward = op.forward
+
+    def method(self: "Value", other: Any) -> "Value":
+        c = _number_operand(other)
+        if c is NotImplemented:
+            return c
+        try:
+            data = forward(self.data, c)
+        except (ArithmeticError, ValueError) as e:
+            raise _forward_error(op, e, self, c) from None
+        if STATE.plain:
+            v = _new(Value)
+            v.data = data
+            v.grad = 0.0
+            v.label = ""
+            v._op = op
+            v._a = self
+            v._b = c
+            v._n = 0
+            return v
+        return _node(data, op, self, c)
+    return method
+
+
+def _unary_method(op: Op):
+    """A one-input gate (``exp``, ``relu``...), as a method ``x.exp()``."""
+    forward = op.forward
+
+    def method(self: "Value") -> "Value":
+        try:
+            data = forward(self.data)
+        except (ArithmeticError, ValueError) as e:
+            raise _forward_error(op, e, self, None) from None
+        if STATE.plain:
+            v = _new(Value)
+            v.data = data
+            v.grad = 0.0
+            v.label = ""
+            v._op = op
+            v._a = self
+            v._b = None
+            v._n = 0
+            return v
+        return _node(data, op, self, None)
+    method.__doc__ = (f"{op.doc}; local derivative {op.rules[0]}. "
+                      f"Records one '{op.label()}' node.")
+    return method
+
+
+class Value:
+    """A scalar in a computational graph: its value, its gradient, and how it was made.
+
+    Arithmetic with Values or numbers (``+ - * / **``, unary ``-``, ``abs``) and the
+    methods ``exp log sqrt tanh sigmoid relu abs sin cos`` each record one node.  A
+    number operand is folded into its gate, as in the lecture's circuit diagrams
+    (``x + 1`` is one node ``+1``).  Comparisons (``< <= > >=``) compare ``data``;
+    ``==`` is identity, so Values can be dict keys.
+
+        >>> w, x = Value(2.0, label="w"), Value(-1.0, label="x")
+        >>> f = (w * x).sigmoid()
+        >>> f.backward()
+        >>> f
+        Value(data=0.1192, grad=1)
+        >>> round(w.grad, 4), round(x.grad, 4)
+        (-0.105, 0.21)
+    """
+
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_n")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        if type(data) is not float:
+            if isinstance(data, Value):
+                raise TypeError("Value(data): got a Value; use v.detach() to copy one "
+                                "without its graph")
+            data = _as_number(data, "Value(data)")
+        if not isinstance(label, str):
+            raise TypeError(f"Value(label): expected a str, got {type(label).__name__}")
+        self.data = data
+        self.grad = 0.0
+        self.label = label
+        self._op = None
+        self._a = None
+        self._b = None
+        self._n = 0
+
+    # --- introspection -------------------------------------------------------------
+    @property
+    def op(self) -> Optional[str]:
+        """Name of the op that made this node (``'mul'``, ``'exp'``...), None for a leaf."""
+        return None if self._op is None else self._op.name
+
+    @property
+    def parents(self) -> tuple:
+        """The Values this node was computed from (``()`` for a leaf; ``(a, a)`` for a+a)."""
+        op = self._op
+        if op is None:
+            return ()
+        return (self._a, self._b) if op.binary else (self._a,)
+
+    @property
+    def const(self) -> Optional[float]:
+        """The number folded into this node's gate (1.0 for ``x + 1``), else None."""
+        op = self._op
+        return self._b if op is not None and op.kind == "folded" else None
+
+    @property
+    def gate(self) -> str:
+        """The gate label a diagram draws (``'+1'``, ``'1/x'``, ``'exp'``); '' for a leaf."""
+        op = self._op
+        return "" if op is None else op.label(self.const)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for an input or parameter (a Value not computed from others)."""
+        return self._op is None
+
+    def __repr__(self) -> str:
+        lab = f", label={self.label!r}" if self.label else ""
+        grad = self.grad
+        g = f"{grad:.4g}" if type(grad) is float else repr(grad)
+        return f"Value(data={self.data:.4g}, grad={g}{lab})"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.data, spec) if spec else repr(self)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __bool__(self) -> bool:
+        if STATE.tracing:
+            _refuse_control_flow("bool()")
+        return self.data != 0.0
+
+    # --- arithmetic: each looks its op up in the table ------------------------------
+    def __neg__(self) -> "Value":
+        return self * -1.0  # one '*-1' gate, as the lecture draws it
+
+    def __pos__(self) -> "Value":
+        return self
+
+    # --- comparisons compare data; == stays identity ---------------------------------
+    def _cmp_data(self, other: Any, name: str) -> float:
+        if STATE.tracing:
+            _refuse_control_flow(f"comparison {name}")
+        if type(other) is Value:
+            return other.data
+        return _as_number(other, f"Value {name}")
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < self._cmp_data(other, "<")
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= self._cmp_data(other, "<=")
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > self._cmp_data(other, ">")
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= self._cmp_data(other, ">=")
+
+    __hash__ = object.__hash__
+
+    # --- graph utilities --------------------------------------------------------------
+    def detach(self) -> "Value":
+        """A new leaf with the same data and label, cut from the graph."""
+        return Value(self.data, self.label)
+
+    def walk(self) -> Iterator["Value"]:
+        """Every node of the graph below (and including) this one, each once, in
+        topological order: inputs before the nodes computed from them."""
+        return iter(topological_order(self))
+
+    def zero_grad(self) -> None:
+        """Set ``grad`` to 0 on this node and every node below it."""
+        for v in topological_order(self):
+            v.grad = 0.0
+
+    def backward(self, grad: Any = 1.0, create_graph: bool = False) -> None:
+        """Backpropagate from this node: set ``.grad`` on every node of its graph.
+
+        Leaves accumulate (``+=``, like PyTorch: call ``zero_grad`` between steps);
+        intermediate nodes hold the gradient of this pass.  With ``create_graph=True``
+        gradients are Values themselves, so they can be differentiated again.
+
+            >>> x = Value(3.0); y = x ** 2
+            >>> y.backward(create_graph=True); g = x.grad   # g = 2x, a Value
+            >>> x.grad = 0.0; g.backward(); x.grad
+            2.0
+        """
+        if type(grad) is not float:
+            if isinstance(grad, Value):
+                if not create_graph:
+                    grad = grad.data
+            else:
+                grad = _as_number(grad, "backward(grad)")
+        _backprop(self, grad, create_graph, None)
+
+
+def _refuse_control_flow(what: str) -> None:
+    raise TypeError(
+        f"{what} of a Value while tracing: the result would depend on Python control "
+        "flow over Values, which a compiled tape cannot replay for other inputs. Use an "
+        "op instead (relu, abs, ...) or run this function eagerly.")
+
+
+def _install_methods() -> None:
+    """Give Value one method per table entry: ``__add__``, ``__rsub__``, ``exp``..."""
+    makers = {"binary": _binary_method, "folded": _folded_method, "unary": _unary_method}
+    for op in ops.ALL:
+        names = [op.dunder] if op.dunder else []
+        if op.kind == "unary":
+            names.append(op.name)
+        for name in names:
+            method = makers[op.kind](op)
+            method.__name__ = name
+            method.__qualname__ = f"Value.{name}"
+            setattr(Value, name, method)
+
+
+_new = object.__new__
+_install_methods()
+
+
+# --- the backward pass ----------------------------------------------------------------
+
+def topological_order(root: Value) -> list:
+    """All nodes reachable from ``root``, inputs before outputs (iterative, no recursion).
+
+        >>> x = Value(1.0); y = x + x
+        >>> [v.op for v in topological_order(y)]
+        [None, 'add']
+    """
+    order = []
+    for v in _reverse_order(root):
+        order.append(v)
+    order.reverse()
+    return order
+
+
+def _count_consumers(root: Value, leaves: Optional[list], reset: bool = True) -> None:
+    """Pass 1 of Kahn's algorithm: ``_n`` of each node = how many of its consumers lie in
+    root's graph; with ``reset`` the gradient of every intermediate node is zeroed on the
+    way, and leaves reached are appended to ``leaves`` if given."""
+    stack = [root]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        v = pop()
+        op = v._op
+        if op is None:
+            continue
+        a = v._a
+        if a._n == 0:
+            push(a)
+            if a._op is not None:
+                if reset:
+                    a.grad = 0.0
+            elif leaves is not None:
+                leaves.append(a)
+        a._n += 1
+        if op.binary:
+            b = v._b
+            if b._n == 0:
+                push(b)
+                if b._op is not None:
+                    if reset:
+                        b.grad = 0.0
+                elif leaves is not None:
+                    leaves.append(b)
+            b._n += 1
+
+
+def _reverse_order(root: Value) -> Iterator[Value]:
+    """Yield root's graph outputs-first: a node comes once all its consumers came."""
+    _count_consumers(root, None, reset=False)
+    ready = [root]
+    try:
+        while ready:
+            v = ready.pop()
+            yield v
+            if v._op is None:
+                continue
+            for p in ((v._a, v._b) if v._op.binary else (v._a,)):
+                p._n -= 1
+                if p._n == 0:
+                    ready.append(p)
+    finally:
+        if ready:  # abandoned part-way: clear the counts left behind
+            _reset_counts(root)
+
+
+def _reset_counts(root: Value) -> None:
+    stack = [root]
+    seen = set()
+    while stack:
+        v = stack.pop()
+        v._n = 0
+        if v._op is not None:
+            for p in ((v._a, v._b) if v._op.binary else (v._a,)):
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+
+
+def _backprop(root: Value, seed: Any, create_graph: bool, leaves: Optional[list]) -> None:
+    """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input.
+
+    Given a ``leaves`` list, pass 1 fills it with the leaves it reaches and their grads
+    are zeroed first; the list then holds ``(leaf, old_grad)`` pairs for the caller to
+    restore (see ``functional.gradients``)."""
+    _count_consumers(root, leaves)
+    if leaves is not None:
+        leaves[:] = [(leaf, leaf.grad) for leaf in leaves]
+        for leaf, _ in leaves:
+            leaf.grad = 0.0
+    if root._op is None:
+        root.grad = root.grad + seed
+        return
+    if create_graph:
+        _backprop_graph(root, seed)
+        return
+    root.grad = seed
+    anomaly = STATE.anomaly
+    ready = [root]
+    pop = ready.pop
+    push = ready.append
+    v = root
+    try:
+        while ready:
+            v = pop()
+            op = v._op
+            if op is None:
+                continue
+            g = v.grad
+            a = v._a
+            if op.binary:
+                b = v._b
+                da, db = op.derivs
+                if type(da) is float:  # constant local derivatives: +, -
+                    ga = g * da
+                    gb = g * db
+                else:
+                    x = a.data
+                    y = b.data
+                    out = v.data
+                    ga = g * da(x, y, out)
+                    gb = g * db(x, y, out)
+                if anomaly:
+                    _check_grad(v, ga, gb)
+                a.grad += ga
+                b.grad += gb
+                n = b._n - 1
+                b._n = n
+                if n == 0:
+                    push(b)
+            else:
+                da = op.derivs[0]
+                ga = g * (da if type(da) is float else da(a.data, v._b, v.data))
+                if anomaly:
+                    _check_grad(v, ga, None)
+                a.grad += ga
+            n = a._n - 1
+            a._n = n
+            if n == 0:
+                push(a)
+    except (ArithmeticError, ValueError, TypeError) as e:
+        _reset_counts(root)
+        if isinstance(e, FloatingPointError):
+            raise
+        raise _backward_error(v, e) from None
+
+
+def _backprop_graph(root: Value, seed: Any) -> None:
+    """``create_graph=True``: the same pass, run on Values so gradients form a graph."""
+    if type(seed) is not Value:
+        seed = Value(seed)
+    root.grad = seed
+    ready = [root]
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = True
+    v = root
+    try:
+        while ready:
+            v = ready.pop()
+            op = v._op
+            if op is None:
+                continue
+            g = v.grad
+            inputs = (v._a, v._b) if op.binary else (v._a,)
+            for i, p in enumerate(inputs):
+                local = op.local(i, v._a, v._b, v)
+                p.grad = p.grad + (g if local == 1.0 else g * local)
+                p._n -= 1
+                if p._n == 0:
+                    ready.append(p)
+    except (ArithmeticError, ValueError, TypeError) as e:
+        _reset_counts(root)
+        raise _backward_error(v, e) from None
+    finally:
+        STATE.grad_enabled = prev
+
+
+def _check_grad(v: Value, ga: float, gb: Optional[float]) -> None:
+    for i, g in enumerate((ga, gb)):
+        if g is not None and not math.isfinite(g):
+            op = v._op
+            inp = v.parents[i]
+            raise FloatingPointError(
+                f"detect_anomaly: backward of {op.name} ({v.gate}) produced gradient {g!r} "
+                f"for input {i} {_describe(inp)}; upstream grad {v.grad!r}, "
+                f"local derivative {op.rule(i, v.const)}; output {_describe(v)}")
+
+
+def _backward_error(v: Value, e: Exception) -> Exception:
+    op = v._op
+    ins = ", ".join(_describe(p) for p in v.parents)
+    const = f" with constant {v._b!r}" if op is not None and op.kind == "folded" else ""
+    cls = type(e) if isinstance(e, (ArithmeticError, ValueError)) else ValueError
+    rules = ", ".join(op.rule(i, v.const) for i in range(len(op.derivs))) if op else ""
+    return cls(f"backward of {op.name if op else 'leaf'} ({v.gate}): local derivative "
+               f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}")
+
+
+# --- switches ---------------------------------------------------------------------------
+
+class _Switch:
+    """Base for the context managers that flip one engine switch and restore it."""
+    attr = ""
+    value = True
+
+    def __enter__(self) -> "_Switch":
+        self._prev = getattr(STATE, self.attr)
+        setattr(STATE, self.attr, self.value)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        setattr(STATE, self.attr, self._prev)
+
+    def __call__(self, fn):
+        """Also usable as a decorator."""
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapped
+
+
+class no_grad(_Switch):
+    """Context manager: operations inside record no graph (results are leaves).
+
+        >>> w = Value(2.0)
+        >>> with no_grad():
+        ...     y = w * 3
+        >>> y.is_leaf
+        True
+    """
+    attr = "grad_enabled"
+    value = False
+
+
+class enable_grad(_Switch):
+    """Context manager: record the graph again inside a ``no_grad`` block."""
+    attr = "grad_enabled"
+    value = True
+
+
+class detect_anomaly(_Switch):
+    """Context manager: a NaN or inf made in a forward or backward step raises a
+    ``FloatingPointError`` naming the op, its inputs and their labels.
+
+        >>> with detect_anomaly():
+        ...     Value(1e308, label="big") * 10      # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        FloatingPointError: detect_anomaly: forward of mul_const (*10) produced inf ...
+    """
+    attr = "anomaly"
+    value = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return STATE.grad_enabled

@@ -1,0 +1,1 @@
+"""gradwire's neural networks: neurons, layers and MLPs built from `autodiff.Value`."""
