@@ -8,6 +8,7 @@
     0.21
 """
 from . import ops
+from .explain import Step, backward_steps, chain_rule, forward_steps
 from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
                          value_and_grad)
 from .value import (Value, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
@@ -15,5 +16,6 @@ from .value import (Value, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 
 __all__ = ["Value", "ops", "no_grad", "enable_grad", "is_grad_enabled",
            "detect_anomaly", "topological_order", "gradients", "grad",
-           "value_and_grad", "hessian", "gradcheck", "GradcheckError"]
+           "value_and_grad", "hessian", "gradcheck", "GradcheckError",
+           "Step", "forward_steps", "backward_steps", "chain_rule"]
 __version__ = "0.1.0"

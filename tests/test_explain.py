@@ -1,0 +1,190 @@
+"""The step explainer: its numbers are backward()'s, bit for bit, and its text reads right."""
+import math
+import random
+
+import pytest
+
+from autodiff import Value, backward_steps, chain_rule, forward_steps, topological_order
+from autodiff.explain import Step
+
+
+def sigmoid_circuit():
+    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
+    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
+    w2 = Value(-3.0, "w2")
+    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
+    f.label = "f"
+    return f, [w0, x0, w1, x1, w2]
+
+
+def grads_of(steps):
+    return {id(s.node): s.upstream for s in steps}
+
+
+def test_sigmoid_backward_steps_equal_backward_bit_for_bit():
+    f, inputs = sigmoid_circuit()
+    steps = backward_steps(f)
+    f.backward()
+    g = grads_of(steps)
+    for v in topological_order(f):
+        assert g[id(v)] == v.grad, v  # exact equality, not isclose
+    assert [round(v.grad, 2) for v in inputs] == [-0.20, 0.39, -0.39, -0.59, 0.20]
+
+
+def test_sigmoid_forward_steps_show_the_slides_values():
+    f, _ = sigmoid_circuit()
+    rules = [s.rule for s in forward_steps(f)]
+    # Derived by hand: 2*-1=-2, -3*-2=6, -2+6=4, 4-3=1, -1, e^-1=0.37, 1.37, 1/1.37=0.73.
+    assert "n2 = 2.00 * (-1.00) = -2.00" in rules
+    assert "n5 = -3.00 * (-2.00) = 6.00" in rules
+    assert "n6 = -2.00 + 6.00 = 4.00" in rules
+    assert "n8 = 4.00 + (-3.00) = 1.00" in rules
+    assert "n9 = 1.00 * -1 = -1.00" in rules
+    assert "n10 = exp(-1.00) = 0.37" in rules
+    assert "n11 = 0.37 + 1 = 1.37" in rules
+    assert rules[-1] == "f = 1/1.37 = 0.73"
+    assert all(s.kind == "forward" for s in forward_steps(f))
+
+
+def test_sigmoid_backward_rule_lines():
+    f, _ = sigmoid_circuit()
+    steps = backward_steps(f)
+    # d(1/x)/dx at x = 1.37 is -1/1.37^2 = -0.53; upstream at the output is 1.
+    assert steps[0].rule == "d(1/x)/dx = -1/x^2 = -0.53;  1.00 x -0.53 = -0.53"
+    assert steps[0].node is f and steps[0].upstream == 1.0
+    exp_step = next(s for s in steps if s.gate == "exp")
+    # e^-1 = 0.37 and -0.53 * 0.37 = -0.20 (the slides' -0.20 on the exp input)
+    assert exp_step.rule == "d(exp(x))/dx = e^x = 0.37;  -0.53 x 0.37 = -0.20"
+    neg = next(s for s in steps if s.gate == "*-1")
+    assert neg.rule == "d(x * -1)/dx = -1;  -0.20 x -1.00 = 0.20"
+    leaf = next(s for s in steps if s.name == "x1")
+    assert leaf.rule == "df/dx1 = -0.59" and leaf.inputs == ()
+
+
+def test_step_fields_and_repr():
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    z = x * y
+    s = backward_steps(z)[0]
+    assert isinstance(s, Step)
+    assert s.inputs == (x, y)
+    assert s.local == (3.0, 2.0) and s.products == (3.0, 2.0)
+    assert s.local_rules == ("y", "x")
+    assert "d(x * y)/dx = y = 3.00" in str(s)
+    assert repr(s).startswith("Step(backward #0 n2 [*]:")
+
+
+def test_node_used_twice_shows_the_sum():
+    x = Value(0.5, "x")
+    a = x.tanh()   # sends 1 - tanh(0.5)^2 to x
+    b = x * -1     # sends -1 to x
+    out = a + b
+    steps = backward_steps(out)
+    sx = next(s for s in steps if s.node is x)
+    d_tanh = 1 - math.tanh(0.5) ** 2  # 0.79
+    assert [amt for _, amt in sx.contributions] in ([d_tanh, -1.0], [-1.0, d_tanh])
+    assert sx.sum_text in ("dL/dx = 0.79 + (-1.00) = -0.21", "dL/dx = (-1.00) + 0.79 = -0.21")
+    assert sx.rule == sx.sum_text
+
+
+def test_square_sends_two_contributions():
+    x = Value(3.0, "x")
+    steps = backward_steps(x * x)
+    assert steps[1].rule == "dL/dx = 3.00 + 3.00 = 6.00"
+    assert len(steps[0].products) == 2
+
+
+def _random_graph(rng):
+    leaves = [Value(rng.uniform(-1.5, 1.5), f"x{i}") for i in range(4)]
+    nodes = list(leaves)
+    for _ in range(rng.randint(5, 40)):
+        a, b = rng.choice(nodes), rng.choice(nodes)
+        k = rng.randrange(9)
+        if k == 0:
+            v = a + b
+        elif k == 1:
+            v = a * b
+        elif k == 2:
+            v = a - b
+        elif k == 3:
+            v = a.tanh()
+        elif k == 4:
+            v = a.sigmoid()
+        elif k == 5:
+            v = a * rng.uniform(-2, 2)
+        elif k == 6:
+            v = 1 + a
+        elif k == 7:
+            v = a.sin()
+        else:
+            v = 1 / (1 + a * a)
+        nodes.append(v)
+    # many uses: sum several nodes so fan-out of 3+ (order-sensitive sums) is common
+    out = nodes[-1]
+    for v in rng.sample(nodes, min(6, len(nodes))):
+        out = out + v * v
+    return out
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_graphs_bit_for_bit(seed):
+    out = _random_graph(random.Random(seed))
+    steps = backward_steps(out)
+    for v in topological_order(out):
+        v.grad = 0.0
+    out.backward()
+    g = grads_of(steps)
+    assert set(g) == {id(v) for v in topological_order(out)}
+    for v in topological_order(out):
+        assert g[id(v)] == v.grad
+    # each node's step lists the contributions whose sum (in order) is its gradient
+    for s in steps:
+        if s.node is not out:
+            acc = 0.0
+            for _, amt in s.contributions:
+                acc += amt
+            assert acc == s.upstream
+
+
+def test_chain_rule_expansion_sigmoid():
+    f, (w0, x0, *_rest) = sigmoid_circuit()
+    cr = chain_rule(f, x0)
+    assert cr.n_paths == 1 and len(cr.paths[0]) == 7
+    assert cr.text.splitlines()[1] == (
+        "  f <- [1/x] <- [+1] <- [exp] <- [*-1] <- [+] <- [+] <- [*] <- x0:  "
+        "1.00 x -0.53 x 1.00 x 0.37 x -1.00 x 1.00 x 1.00 x 2.00 = 0.39")
+    f.backward()
+    assert cr.total == x0.grad
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_chain_rule_paths_sum_to_gradient(seed):
+    out = _random_graph(random.Random(100 + seed))
+    out.backward()
+    for v in topological_order(out)[:6]:
+        cr = chain_rule(out, v, max_paths=10_000)
+        total = sum(math.prod(h[2] for h in p) for p in cr.paths)
+        assert len(cr.paths) == cr.n_paths
+        assert math.isclose(total, v.grad, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_chain_rule_sum_and_truncation():
+    x = Value(2.0, "x")
+    y = (x * 3).exp() + x
+    text = chain_rule(y, x, precision=1).text
+    assert text.endswith("= 1210.3 + 1.0 = 1211.3")
+    many = x
+    for _ in range(12):
+        many = many * many  # 2**12 paths from the output down to x
+    cr = chain_rule(many, x, max_paths=5)
+    assert cr.n_paths == 4096 and len(cr.paths) == 5
+    assert "... and 4091 more paths" in cr.text
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(TypeError, match="expected a Value, got float"):
+        backward_steps(1.0)
+    with pytest.raises(TypeError, match="forward_steps"):
+        forward_steps("x")
+    a, b = Value(1.0), Value(2.0, "b")
+    with pytest.raises(ValueError, match="not in the graph"):
+        chain_rule(a * 2, b)
