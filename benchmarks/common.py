@@ -1,0 +1,68 @@
+"""Shared pieces of the benchmarks: micrograd's demo (MLP 2-16-16-1 on 100 moons points,
+max-margin loss + 1e-4 L2, learning rate decaying 1.0 -> 0.1), written once so that every
+engine runs exactly the same arithmetic, and a timer that keeps Python's GC as users have
+it (on, automatic) and keeps the previous step's graph alive while the next one is built,
+as the demo notebook does."""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, List, Sequence, Tuple
+
+import numpy as np
+
+
+def demo_data(n: int = 100, noise: float = 0.1, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """100 moons points with labels -1/+1, as micrograd's demo uses them."""
+    from nn.datasets import moons
+    X, y = moons(n, noise=noise, seed=seed)
+    return X, y * 2 - 1
+
+
+def value_mlp(V: Callable[[float], Any], sizes: Sequence[int], seed: int = 1337):
+    """micrograd's MLP written against any Value class: returns (model, params).
+    Neuron: sum((wi*xi for wi, xi in zip(w, x)), b), relu on hidden layers."""
+    rnd = random.Random(seed)
+    layers = []
+    for i in range(len(sizes) - 1):
+        last = i == len(sizes) - 2
+        layers.append([([V(rnd.uniform(-1, 1)) for _ in range(sizes[i])], V(0.0), not last)
+                       for _ in range(sizes[i + 1])])
+
+    def model(x):
+        for layer in layers:
+            out = []
+            for w, b, nonlin in layer:
+                act = sum((wi * xi for wi, xi in zip(w, x)), b)
+                out.append(act.relu() if nonlin else act)
+            x = out
+        return x[0] if len(x) == 1 else x
+
+    params = [p for layer in layers for w, b, _ in layer for p in w + [b]]
+    return model, params
+
+
+def demo_step(V, model, params: List[Any], X: np.ndarray, y: np.ndarray, k: int):
+    """One step of micrograd's demo: forward, loss, zero_grad, backward, SGD update."""
+    inputs = [list(map(V, xrow)) for xrow in X]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = 1e-4 * sum((p * p for p in params))
+    total = data_loss + reg_loss
+    for p in params:
+        p.grad = 0
+    total.backward()
+    lr = 1.0 - 0.9 * k / 100
+    for p in params:
+        p.data -= lr * p.grad
+    return total
+
+
+def time_steps(step: Callable[[int], Any], n: int) -> float:
+    """Mean seconds per call of step(k), k = 0..n-1, the previous result kept alive."""
+    keep = step(0)  # warm-up, and the 'previous graph' the first timed step sees
+    t0 = time.perf_counter()
+    for k in range(1, n + 1):
+        keep = step(k)  # noqa: F841  (the old graph dies only when this one replaces it)
+    return (time.perf_counter() - t0) / n
