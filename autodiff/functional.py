@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, Union
 
-from .value import Value, _as_number, _backprop
+from .value import Value, _as_number, _backprop, enable_grad
 
 __all__ = ["gradients", "grad", "value_and_grad", "hessian", "gradcheck",
            "GradcheckError"]
@@ -42,8 +42,10 @@ def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
             raise TypeError(f"gradients: input {i} is a {type(x).__name__}, not a Value")
     if type(grad) is not Value:
         grad = _as_number(grad, "gradients(grad)")
-    saved_inner = [(x, x.grad) for x in inputs if not x.is_leaf]
-    for x, _ in saved_inner:
+    # Zero every input first: one the output does not reach must read 0.0, not the
+    # gradient an earlier backward left on it.
+    saved_inputs = [(x, x.grad) for x in inputs]
+    for x, _ in saved_inputs:
         x.grad = 0.0
     root_saved = output.grad
     if output.is_leaf:
@@ -57,8 +59,15 @@ def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
             leaf.grad = old
         if output.is_leaf:
             output.grad = root_saved
-        for x, old in saved_inner:
+        for x, old in saved_inputs:
             x.grad = old
+
+
+# How many transforms (grad, value_and_grad, hessian) are running.  A transform called
+# inside another one keeps its result a Value even when called with floats: the
+# function it differentiates may close over the outer transform's Values, as in
+# ``grad(lambda x: grad(lambda y: x * y)(1.0))(3.0) == 1.0``.
+_DEPTH = [0]
 
 
 def _argnums(argnums: Union[int, Sequence[int]], n: int) -> tuple:
@@ -83,13 +92,18 @@ def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
     """
     def wrapped(*args: Any) -> tuple:
         nums = _argnums(argnums, len(args))
-        nested = any(isinstance(a, Value) for a in args)
+        nested = _DEPTH[0] > 0 or any(isinstance(a, Value) for a in args)
         xs = list(args)
         for i in nums:
             if not isinstance(xs[i], Value):
                 xs[i] = Value(_as_number(xs[i], f"argument {i}"))
-        out = f(*xs)
-        gs = gradients(out, [xs[i] for i in nums], create_graph=nested)
+        _DEPTH[0] += 1
+        try:
+            with enable_grad():  # a transform differentiates even inside no_grad
+                out = f(*xs)
+                gs = gradients(out, [xs[i] for i in nums], create_graph=nested)
+        finally:
+            _DEPTH[0] -= 1
         if not nested:
             out = out.data if isinstance(out, Value) else out
             gs = [g.data if isinstance(g, Value) else g for g in gs]
@@ -121,10 +135,15 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list]:
     """
     def wrapped(*args: Any) -> list:
         xs = [Value(_as_number(a, f"argument {i}")) for i, a in enumerate(args)]
-        out = f(*xs)
-        if not isinstance(out, Value):
-            return [[0.0] * len(xs) for _ in xs]
-        first = gradients(out, xs, create_graph=True)
+        _DEPTH[0] += 1
+        try:
+            with enable_grad():
+                out = f(*xs)
+                if not isinstance(out, Value):
+                    return [[0.0] * len(xs) for _ in xs]
+                first = gradients(out, xs, create_graph=True)
+        finally:
+            _DEPTH[0] -= 1
         rows = []
         for g in first:
             row = gradients(g, xs) if isinstance(g, Value) else [0.0] * len(xs)

@@ -547,6 +547,9 @@ def _backprop(root: Value, seed: Any, create_graph: bool, leaves: Optional[list]
         if isinstance(e, FloatingPointError):
             raise
         raise _backward_error(v, e) from None
+    except BaseException:  # KeyboardInterrupt: leave no stale counts for the next pass
+        _reset_counts(root)
+        raise
 
 
 def _backprop_graph(root: Value, seed: Any) -> None:
@@ -558,6 +561,7 @@ def _backprop_graph(root: Value, seed: Any) -> None:
     prev = STATE.grad_enabled
     STATE.grad_enabled = True
     v = root
+    i = 0
     try:
         while ready:
             v = ready.pop()
@@ -572,9 +576,19 @@ def _backprop_graph(root: Value, seed: Any) -> None:
                 p._n -= 1
                 if p._n == 0:
                     ready.append(p)
+    except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward
+        _reset_counts(root)
+        raise FloatingPointError(
+            f"detect_anomaly: backward of {v._op.name} ({v.gate}) produced a non-finite "
+            f"gradient for input {i} {_describe(v.parents[i])}; upstream grad "
+            f"{_describe(v.grad)}, local derivative {v._op.rule(i, v.const)}; output "
+            f"{_describe(v)} [{e}]") from None
     except (ArithmeticError, ValueError, TypeError) as e:
         _reset_counts(root)
         raise _backward_error(v, e) from None
+    except BaseException:
+        _reset_counts(root)
+        raise
     finally:
         STATE.grad_enabled = prev
 
