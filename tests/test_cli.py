@@ -1,0 +1,166 @@
+"""The ``gradwire`` command line, run in-process through ``main([...])`` (and once through
+the installed console script)."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from visualize.cli import SIGMOID_EXPR, SIGMOID_SET, main, sigmoid_circuit
+
+ROOT = Path(__file__).resolve().parents[1]
+LECTURE_GRADS = {"w0": -0.1966, "x0": 0.3932, "w1": -0.3932, "x1": -0.5898, "w2": 0.1966}
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table(out):
+    """The gradient table rows: name -> (value, gradient)."""
+    rows = {}
+    for line in out.splitlines():
+        m = re.fullmatch(r"\s+(\w+)\s+(-?\d+\.\d+)\s+([+-]\d+\.\d+)", line)
+        if m:
+            rows[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    return rows
+
+
+def one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gradwire: error: ")
+    assert "Traceback" not in err
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+    return lines[0]
+
+
+# --- help -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["explain", "--help"],
+                                  ["train", "--help"], ["demo", "--help"]])
+def test_help_on_every_subcommand(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and out.startswith("usage: gradwire")
+    if len(argv) == 2:
+        assert f"gradwire {argv[0]}" in out.splitlines()[0]
+    else:
+        for cmd in ("render", "explain", "train", "demo"):
+            assert cmd in out
+
+
+def test_no_command_and_unknown_command(capsys):
+    one_line_error(*run(capsys)[::2], "required: COMMAND")
+    one_line_error(*run(capsys, "bogus")[::2], "invalid choice: 'bogus'")
+
+
+# --- render / explain: the table ----------------------------------------------------------
+
+def test_render_table_matches_the_lecture_and_the_engine(capsys):
+    code, out, err = run(capsys, "render", SIGMOID_EXPR, "--set", *SIGMOID_SET)
+    assert code == 0 and err == ""
+    f, inputs = sigmoid_circuit()
+    f.backward()
+    assert f"= {f.data:.4f}" in out.splitlines()[0]
+    rows = table(out)
+    assert list(rows) == ["w0", "x0", "w1", "x1", "w2"]
+    for v in inputs:
+        assert rows[v.label] == (round(v.data, 4), round(v.grad, 4))
+        assert rows[v.label][1] == LECTURE_GRADS[v.label]
+
+
+def test_explain_prints_forward_backward_and_products(capsys):
+    code, out, err = run(capsys, "explain", "x*x + y", "--set", "x=3", "y=1")
+    assert code == 0 and err == ""
+    fwd, bwd = out.split("backward pass")
+    assert "n1 = 3.00 * 3.00 = 9.00" in fwd and "f = 9.00 + 1.00 = 10.00" in fwd
+    # each input of x*x gets 1.00 x 3.00, and x sums the two uses
+    assert bwd.count("1.00 x 3.00 = 3.00  -> x") == 2
+    assert "df/dx = 3.00 + 3.00 = 6.00" in bwd
+    assert table(out) == {"x": (3.0, 6.0), "y": (1.0, 1.0)}
+
+
+def test_explain_sigmoid_circuit_has_the_lecture_numbers(capsys):
+    code, out, _ = run(capsys, "explain", SIGMOID_EXPR, "--set", *SIGMOID_SET)
+    assert code == 0
+    assert "f = 1/1.37 = 0.73" in out
+    assert "d(1/x)/dx = -1/x^2 = -0.53;  1.00 x -0.53 = -0.53" in out
+    assert "d(exp(x))/dx = e^x = 0.37;  -0.53 x 0.37 = -0.20" in out
+    assert "df/dx1 = -0.59" in out
+    assert table(out)["x1"] == (-2.0, -0.5898)
+
+
+def test_explain_precision(capsys):
+    code, out, _ = run(capsys, "explain", "x/3", "--set", "x=1", "--precision", "4")
+    assert code == 0 and "f = 1.0000 / 3 = 0.3333" in out
+
+
+# --- errors: one line, status 2 -------------------------------------------------------------
+
+@pytest.mark.parametrize("cmd", ["render", "explain"])
+@pytest.mark.parametrize("expr, sets, fragments", [
+    ("__import__('os')", [], ["unknown function '__import__'", "at column 1"]),
+    ("x.real", ["x=1"], ["attribute access is not allowed", "at column 1"]),
+    ("x[0]", ["x=1"], ["subscript is not allowed", "at column 1"]),
+    ("(lambda: x)()", ["x=1"], ["not lambda", "at column 1"]),
+    ("x + 'a'", ["x=1"], ["string 'a' is not allowed", "at column 5"]),
+    ("exp(x=1)", [], ["keyword argument 'x='", "at column 5"]),
+    ("2**2**100 + x", ["x=1"], ["exponent 1.268e+30 is too large", "at column 4"]),
+    ("x*q", ["x=1"], ["name 'q' has no value; give it one with --set q=...", "at column 3"]),
+    ("foo(x)", ["x=1"], ["unknown function 'foo'", "at column 1"]),
+    ("x +", ["x=1"], ["incomplete expression", "at column 4"]),
+    ("x", ["x=1", "z=2"], ["--set z=...: the expression does not use 'z'"]),
+    ("x", ["x"], ["--set 'x': expected name=value"]),
+    ("x", ["x=one"], ["'one' is not a number"]),
+    ("x", ["x=1", "x=2"], ["'x' is set twice"]),
+    ("x", ["2x=1"], ["'2x' is not a valid variable name"]),
+    ("log(x)", ["x=-1"], ["log (natural logarithm): outside the domain", "at column 1"]),
+])
+def test_expression_errors(capsys, tmp_path, cmd, expr, sets, fragments):
+    target = tmp_path / "f.svg"
+    argv = [cmd, expr, "--set", *sets] if sets else [cmd, expr]
+    if cmd == "render":
+        argv += ["-o", str(target)]
+    code, out, err = run(capsys, *argv)
+    one_line_error(code, err, *fragments)
+    assert not target.exists()
+
+
+def test_render_unknown_extensions(capsys, tmp_path):
+    code, _, err = run(capsys, "render", "x", "--set", "x=1", "-o", str(tmp_path / "f.txt"))
+    one_line_error(code, err, "unknown extension '.txt'", ".svg")
+    code, _, err = run(capsys, "render", "x", "--set", "x=1", "-o", str(tmp_path / "f"))
+    one_line_error(code, err, "has no extension")
+    code, _, err = run(capsys, "render", "x", "--set", "x=1", "--steps",
+                       str(tmp_path / "s.svg"))
+    one_line_error(code, err, "--steps", "unknown extension '.svg'", ".html")
+
+
+def test_bad_option_values(capsys):
+    one_line_error(*run(capsys, "render", "x", "--set", "x=1", "--style", "fancy")[::2],
+                   "invalid choice: 'fancy'")
+    one_line_error(*run(capsys, "explain", "x", "--set", "x=1", "--precision", "99")[::2],
+                   "--precision")
+
+
+def test_console_script_is_installed_and_exits_2_on_bad_input():
+    exe = ROOT / ".venv" / "bin" / "gradwire"
+    assert exe.exists(), "the package is not installed in .venv (pip install -e .)"
+    ok = subprocess.run([str(exe), "render", SIGMOID_EXPR, "--set", *SIGMOID_SET],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert table(ok.stdout)["w0"] == (2.0, -0.1966)
+    bad = subprocess.run([str(exe), "render", "__import__('os').system('echo hi')"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "gradwire: error: only calls of a plain function name are allowed, not attribute "
+        "access at column 1 of \"__import__('os').system('echo hi')\""]
+    assert "hi" not in bad.stdout
