@@ -164,3 +164,27 @@ def test_console_script_is_installed_and_exits_2_on_bad_input():
         "gradwire: error: only calls of a plain function name are allowed, not attribute "
         "access at column 1 of \"__import__('os').system('echo hi')\""]
     assert "hi" not in bad.stdout
+
+
+# --- render: the diagram file ---------------------------------------------------------------
+
+@pytest.mark.parametrize("style", ["circuit", "record"])
+def test_render_writes_the_diagram_creating_folders(capsys, tmp_path, style):
+    target = tmp_path / "deep" / "er" / "sigmoid.svg"
+    code, out, err = run(capsys, "render", SIGMOID_EXPR, "--set", *SIGMOID_SET,
+                         "-o", str(target), "--style", style)
+    assert code == 0, err
+    assert f"wrote {target} ({style} style)" in out
+    svg = target.read_text()
+    assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    for name in ("w0", "x0", "w1", "x1", "w2"):
+        assert f">{name}<" in svg
+    # the forward value and a gradient the lecture shows, and the 1/x gate
+    assert "0.73" in svg and "-0.59" in svg and "1/x" in svg
+
+
+def test_render_png(capsys, tmp_path):
+    target = tmp_path / "f.png"
+    code, _, err = run(capsys, "render", "x*y", "--set", "x=2", "y=3", "-o", str(target))
+    assert code == 0, err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

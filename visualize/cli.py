@@ -28,7 +28,7 @@ __all__ = ["main", "sigmoid_circuit", "CLIError"]
 
 SIGMOID_EXPR = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 SIGMOID_SET = ["w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
-DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot", "gv")
+DIAGRAM_FORMATS = ("svg", "png", "pdf")
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
 
 
@@ -114,8 +114,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     f.backward()
     print(_gradient_table(f, leaves, args.expr))
     if args.output:
-        from . import render
-        render(f, args.output, style=args.style)
+        from .diagram import GraphTooLarge, GraphvizNotFound, render
+        try:
+            render(f, args.output, style=args.style)
+        except (GraphvizNotFound, GraphTooLarge) as e:
+            raise CLIError(" ".join(str(e).split())) from None
         print(f"wrote {args.output} ({args.style} style)")
     if args.steps:
         from . import stepper
@@ -201,8 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"for {len(history)} steps in {seconds:.1f} s")
     print(f"final loss {history.loss[-1]:.4f}, accuracy {history.accuracy[-1]:.1%}")
     if args.save:
-        import nn
-        nn.save(model, args.save)
+        model.save(args.save)
         print(f"wrote {args.save}")
     if args.plot:
         _plot_boundary(model, X, y, history, args.plot,
@@ -295,9 +297,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"trained {_describe_model(model)} on moons for {len(history)} steps "
               f"in {seconds:.1f} s: loss {history.loss[-1]:.4f}, "
               f"accuracy {history.accuracy[-1]:.0%}")
-        import nn as _nn
         model_path = os.path.join(out, "moons-model.json")
-        _nn.save(model, model_path)
+        model.save(model_path)
         written.append((model_path, "the trained model (load with nn.load)"))
         plot_path = os.path.join(out, "moons-boundary.png")
         _plot_boundary(model, X, y, history, plot_path,
