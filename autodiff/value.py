@@ -299,6 +299,11 @@ class Value:
         g = f"{grad:.4g}" if type(grad) is float else repr(grad)
         return f"Value(data={self.data:.4g}, grad={g}{lab})"
 
+    def _repr_svg_(self) -> Optional[str]:
+        """Jupyter shows a Value as its graph (boxes; None past 40 nodes or without dot)."""
+        from visualize.diagram import value_svg  # lazy: importing autodiff needs no graphviz
+        return value_svg(self)
+
     def __format__(self, spec: str) -> str:
         return format(self.data, spec) if spec else repr(self)
 

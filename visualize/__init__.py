@@ -1,1 +1,11 @@
-"""gradwire's pictures: Graphviz diagrams of a graph, and the step-by-step backprop page."""
+"""gradwire's pictures: Graphviz diagrams of a graph, the step-by-step backprop page,
+the neuron-level view of a network, training plots and a live training view.
+
+    >>> from autodiff import Value
+    >>> import visualize
+    >>> x = Value(2.0, label="x"); y = (x * 3).exp(); y.backward()
+    >>> g = visualize.draw(y)        # a graphviz.Digraph; Jupyter shows it inline
+"""
+from .diagram import GraphTooLarge, GraphvizNotFound, draw, render
+
+__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound"]
