@@ -131,6 +131,11 @@ def _number_operand(c: Any) -> Any:
         return c
     if isinstance(c, Real):
         return float(c)
+    if isinstance(c, (str, bytes, list, tuple)):
+        # Returning NotImplemented would let Python try sequence repetition and report
+        # "can't multiply sequence by non-int of type 'Value'": name the real culprit.
+        raise TypeError(f"a Value can only be combined with a number (int, float, numpy "
+                        f"scalar) or a Value, not a {type(c).__name__} ({c!r:.40})")
     return NotImplemented
 
 
