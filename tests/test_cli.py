@@ -189,3 +189,14 @@ def test_render_png(capsys, tmp_path):
     code, _, err = run(capsys, "render", "x*y", "--set", "x=2", "y=3", "-o", str(target))
     assert code == 0, err
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_render_steps_page(capsys, tmp_path):
+    page = tmp_path / "pages" / "steps.html"
+    code, out, err = run(capsys, "render", SIGMOID_EXPR, "--set", *SIGMOID_SET,
+                         "--steps", str(page))
+    assert code == 0, err
+    assert f"wrote {page}" in out
+    text = page.read_text()
+    assert 'id="stepper"' in text and "<svg" in text
+    assert "-0.53" in html.unescape(text)  # the 1/x gate's local gradient, in the steps

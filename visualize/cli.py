@@ -121,8 +121,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise CLIError(" ".join(str(e).split())) from None
         print(f"wrote {args.output} ({args.style} style)")
     if args.steps:
-        from . import stepper
-        stepper(f).save(args.steps)
+        from .stepper import stepper
+        stepper(f, style=args.style).save(args.steps)
         print(f"wrote {args.steps} (step through forward and backward in a browser)")
     return 0
 
@@ -219,22 +219,32 @@ def _train(dataset: str, hidden: List[int], *, steps: int, optimizer: str, lr: f
            compile: bool):
     import numpy as np
     import nn
-    make = getattr(nn.datasets, f"make_{dataset}")
-    kwargs = {"n": samples, "seed": seed}
+    from nn import datasets
+    kwargs = {"seed": seed}
+    if dataset == "spiral":
+        kwargs["n_per_class"] = max(2, samples // 3)
+    else:
+        kwargs["n"] = samples
     if noise is not None:
-        kwargs["noise"] = noise
+        kwargs["std" if dataset == "blobs" else "noise"] = noise
+    loss = loss or ("ce" if dataset in ("spiral", "blobs") else "hinge")
+    if loss == "hinge":
+        kwargs["labels"] = "pm1"
     try:
-        X, y = make(**kwargs)
-    except (TypeError, ValueError) as e:
+        X, y = datasets.load(dataset, **kwargs)
+    except ValueError as e:
+        if "pm1" in str(e):
+            raise CLIError(f"--loss {loss} is for two classes; {dataset} has more "
+                           f"(use --loss ce)") from None
         raise CLIError(f"--dataset {dataset}: {e}") from None
-    classes = int(np.max(y)) + 1 if len(y) else 0
-    loss = loss or ("ce" if classes > 2 else "hinge")
-    if loss in ("hinge", "bce") and classes > 2:
-        raise CLIError(f"--loss {loss} is for two classes; {dataset} has {classes} "
+    classes = len(np.unique(y))
+    if loss == "bce" and classes > 2:
+        raise CLIError(f"--loss bce is for two classes; {dataset} has {classes} "
                        f"(use --loss ce)")
     nout = classes if loss == "ce" else 1
     model = nn.MLP(X.shape[1], hidden + [nout], activation=activation, seed=seed)
     opt = {"sgd": nn.SGD, "adam": nn.Adam}[optimizer](model.parameters(), lr=lr)
+    loss = {"hinge": "hinge", "bce": "bce_with_logits", "ce": "cross_entropy"}[loss]
     t0 = time.perf_counter()
     history = nn.fit(model, X, y, loss=loss, optimizer=opt, batch_size=batch_size,
                      l2=l2, seed=seed, steps=steps, progress=progress, compile=compile)
