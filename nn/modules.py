@@ -1,0 +1,484 @@
+"""Neurons, layers and multi-layer perceptrons built from `autodiff.Value`, plus saving.
+
+The classes follow micrograd's ``nn`` (same names, signatures and behaviour, so its demo
+runs unchanged): a :class:`Neuron` computes ``z = w·x + b`` and ``a = σ(z)`` exactly as
+the seed lecture writes it, a :class:`Layer` is a list of neurons fed the same input,
+and an :class:`MLP` chains layers with ReLU hidden layers and a linear last layer.  A
+single output comes back as a ``Value``, several as a list.  Beyond micrograd: an
+``activation`` choice (``relu``, ``tanh``, ``sigmoid``), a ``seed``/``rng`` for
+reproducible initialisation, ``state_dict``, and ``save``/``load`` to a validated JSON
+file written atomically (never pickle).
+
+    >>> import random; random.seed(0)
+    >>> model = MLP(2, [4, 1])
+    >>> model
+    MLP(2 -> [4 relu, 1 linear])
+    >>> type(model([1.0, -2.0])).__name__, len(model.parameters())
+    ('Value', 17)
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from numbers import Real
+from typing import Any, Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from autodiff import Value
+from autodiff import ops as _ops
+from autodiff.value import STATE as _STATE
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS"]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+FORMAT = "gradwire-mlp"
+VERSION = 1
+
+Rng = Union[random.Random, np.random.Generator, None]
+
+
+class ModelFileError(ValueError):
+    """A saved model file that cannot be loaded: the message names the file and why."""
+
+
+# --- initialisation ---------------------------------------------------------------------
+
+def _make_rng(seed: Optional[int], rng: Rng, where: str) -> Rng:
+    """The generator to draw initial weights from: ``rng`` as given, a fresh
+    ``random.Random(seed)``, or None for Python's global ``random`` (as micrograd)."""
+    if seed is not None and rng is not None:
+        raise ValueError(f"{where}: give seed or rng, not both")
+    if rng is not None:
+        if not isinstance(rng, (random.Random, np.random.Generator)):
+            raise TypeError(f"{where}: rng must be a random.Random or a numpy Generator, "
+                            f"got {type(rng).__name__}")
+        return rng
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}")
+        return random.Random(int(seed))
+    return None
+
+
+def _uniform(rng: Rng, n: int) -> list:
+    """n floats from uniform(-1, 1), drawn one by one like micrograd."""
+    if rng is None:
+        return [random.uniform(-1, 1) for _ in range(n)]
+    if isinstance(rng, random.Random):
+        return [rng.uniform(-1, 1) for _ in range(n)]
+    return [float(v) for v in rng.uniform(-1.0, 1.0, n)]
+
+
+def _check_size(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return int(n)
+
+
+def _check_activation(activation: Any, where: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{where}: unknown activation {activation!r}; "
+                         f"choose one of {', '.join(ACTIVATIONS)}")
+    return activation
+
+
+# --- the fast dot product ---------------------------------------------------------------
+
+_new = object.__new__
+_MUL, _MUL_C, _ADD = _ops.get("mul"), _ops.get("mul_const"), _ops.get("add")
+
+
+def _affine(w: list, x: Sequence, b: Value) -> Value:
+    """``sum((wi*xi for wi, xi in zip(w, x)), b)``, node for node, built inline.
+
+    A training step makes tens of thousands of these nodes, so this loop creates
+    them directly instead of through one ``Value.__mul__``/``__add__`` call each.  The
+    graph is the one the generator expression records: ``b + w0*x0``, then ``+ w1*x1``
+    and so on, a ``mul`` node per Value input (``mul_const`` for a number), the same
+    floats in the same order.  Only used while the engine records plainly (no
+    ``no_grad``, no anomaly checks); otherwise the operators run as written."""
+    z = b
+    zd = b.data
+    for wi, xi in zip(w, x):
+        p = _new(Value)
+        if type(xi) is Value:
+            p.data = pd = wi.data * xi.data
+            p._op = _MUL
+            p._b = xi
+        else:
+            c = xi if type(xi) is float else float(xi)
+            p.data = pd = wi.data * c
+            p._op = _MUL_C
+            p._b = c
+        p.grad = 0.0
+        p.label = ""
+        p._a = wi
+        p._n = 0
+        s = _new(Value)
+        s.data = zd = zd + pd
+        s.grad = 0.0
+        s.label = ""
+        s._op = _ADD
+        s._a = z
+        s._b = p
+        s._n = 0
+        z = s
+    return z
+
+
+def _plain_inputs(x: Sequence) -> bool:
+    for xi in x:
+        if type(xi) is not Value and not isinstance(xi, Real):
+            return False
+    return True
+
+
+# --- modules ----------------------------------------------------------------------------
+
+class Module:
+    """Base of every model part: parameters, ``zero_grad`` and a ``state_dict``."""
+
+    def parameters(self) -> list:
+        """Every trainable Value of this module, in a fixed order."""
+        return []
+
+    def named_parameters(self) -> Iterator[tuple]:
+        """``(name, Value)`` pairs, names such as ``'layers.0.neurons.3.w.1'``."""
+        return iter(())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0 (call before each ``backward``)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def state_dict(self) -> dict:
+        """``{name: float}`` for every parameter (a snapshot; see ``load_state_dict``).
+
+            >>> n = Neuron(2, seed=0); sd = n.state_dict()
+            >>> sorted(sd)
+            ['b', 'w.0', 'w.1']
+        """
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Set parameter values from ``state`` (names as ``state_dict``); the names must
+        match exactly and every value must be a finite number."""
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
+        named = dict(self.named_parameters())
+        missing = [k for k in named if k not in state]
+        extra = [k for k in state if k not in named]
+        if missing or extra:
+            raise KeyError(f"load_state_dict: missing keys {missing[:5]}, "
+                           f"unexpected keys {extra[:5]}")
+        values = {}
+        for k, v in state.items():
+            if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
+                raise ValueError(f"load_state_dict: {k} must be a finite number, got {v!r}")
+            values[k] = float(v)
+        for k, p in named.items():
+            p.data = values[k]
+
+
+class Neuron(Module):
+    """One neuron: ``z = w·x + b``, ``a = σ(z)``.
+
+    ``nin`` weights drawn from uniform(-1, 1) (from ``rng``, a fresh ``random.Random(seed)``,
+    or Python's global ``random`` like micrograd), bias 0.  ``nonlin=False`` makes it
+    linear; otherwise ``activation`` picks σ (relu by default).
+
+        >>> n = Neuron(2, activation="sigmoid", seed=1)
+        >>> n
+        Neuron(2, sigmoid)
+        >>> 0 < n([1.0, 2.0]).data < 1
+        True
+    """
+
+    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
+                 seed: Optional[int] = None, rng: Rng = None) -> None:
+        nin = _check_size(nin, "Neuron(nin)")
+        rng = _make_rng(seed, rng, "Neuron")
+        act = _check_activation(activation, "Neuron") if nonlin else "linear"
+        self.w = [Value(v) for v in _uniform(rng, nin)]
+        self.b = Value(0.0)
+        self.activation = act
+        self.nonlin = act != "linear"
+
+    def __call__(self, x: Sequence) -> Value:
+        if len(x) != len(self.w):
+            raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
+        if _STATE.plain and _plain_inputs(x):
+            z = _affine(self.w, x, self.b)
+        else:
+            z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        act = self.activation
+        if act == "relu":
+            return z.relu()
+        if act == "linear":
+            return z
+        return z.tanh() if act == "tanh" else z.sigmoid()
+
+    def parameters(self) -> list:
+        return self.w + [self.b]
+
+    def named_parameters(self) -> Iterator[tuple]:
+        for i, w in enumerate(self.w):
+            yield f"w.{i}", w
+        yield "b", self.b
+
+    def __repr__(self) -> str:
+        return f"Neuron({len(self.w)}, {self.activation})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; keyword arguments go to each
+    :class:`Neuron`.  One neuron's output is returned as a Value, else a list.
+
+        >>> Layer(3, 2, activation="tanh", seed=0)
+        Layer(3 -> 2 tanh)
+    """
+
+    def __init__(self, nin: int, nout: int, seed: Optional[int] = None, rng: Rng = None,
+                 **kwargs: Any) -> None:
+        nin = _check_size(nin, "Layer(nin)")
+        nout = _check_size(nout, "Layer(nout)")
+        rng = _make_rng(seed, rng, "Layer")
+        self.neurons = [Neuron(nin, rng=rng, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x: Sequence) -> Union[Value, list]:
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    @property
+    def nin(self) -> int:
+        return len(self.neurons[0].w)
+
+    @property
+    def nout(self) -> int:
+        return len(self.neurons)
+
+    @property
+    def activation(self) -> str:
+        return self.neurons[0].activation
+
+    def parameters(self) -> list:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def named_parameters(self) -> Iterator[tuple]:
+        for i, n in enumerate(self.neurons):
+            for name, p in n.named_parameters():
+                yield f"neurons.{i}.{name}", p
+
+    def __repr__(self) -> str:
+        return f"Layer({self.nin} -> {self.nout} {self.activation})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: layers of sizes ``nouts`` on ``nin`` inputs, hidden
+    layers with ``activation`` (relu, as micrograd), the last one ``out_activation``
+    (linear, as micrograd).  ``seed``/``rng`` make the initial weights reproducible.
+
+        >>> m = MLP(2, [16, 16, 1], seed=0)
+        >>> m
+        MLP(2 -> [16 relu, 16 relu, 1 linear])
+        >>> m.nin, m.nouts, len(m.parameters())
+        (2, [16, 16, 1], 337)
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
+                 out_activation: str = "linear", seed: Optional[int] = None,
+                 rng: Rng = None) -> None:
+        nin = _check_size(nin, "MLP(nin)")
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
+            raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, "
+                             f"got {nouts!r}")
+        nouts = [_check_size(n, f"MLP(nouts[{i}])") for i, n in enumerate(nouts)]
+        _check_activation(activation, "MLP(activation)")
+        _check_activation(out_activation, "MLP(out_activation)")
+        rng = _make_rng(seed, rng, "MLP")
+        sz = [nin] + nouts
+        last = len(nouts) - 1
+        self.layers = [Layer(sz[i], sz[i + 1], rng=rng,
+                             activation=out_activation if i == last else activation)
+                       for i in range(len(nouts))]
+
+    def __call__(self, x: Sequence) -> Union[Value, list]:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    @property
+    def nin(self) -> int:
+        return self.layers[0].nin
+
+    @property
+    def nouts(self) -> list:
+        return [layer.nout for layer in self.layers]
+
+    def parameters(self) -> list:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> Iterator[tuple]:
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.named_parameters():
+                yield f"layers.{i}.{name}", p
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
+        return f"MLP({self.nin} -> [{sizes}])"
+
+    # --- saving -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The JSON document ``save`` writes: format, version, architecture, parameters."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "nin": self.nin,
+            "layers": [{"nout": layer.nout, "activation": layer.activation,
+                        "weights": [[w.data for w in n.w] for n in layer.neurons],
+                        "biases": [n.b.data for n in layer.neurons]}
+                       for layer in self.layers],
+        }
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the model to ``path`` as JSON, atomically: the document goes to a
+        temporary file in the same folder, which then replaces ``path`` in one step, so
+        a crash mid-save leaves any previous file intact.
+
+            >>> import tempfile, os
+            >>> m = MLP(2, [3, 1], seed=0)
+            >>> p = os.path.join(tempfile.mkdtemp(), "m.json")
+            >>> m.save(p); MLP.load(p)([1.0, 2.0]).data == m([1.0, 2.0]).data
+            True
+        """
+        path = os.fspath(path)
+        doc = self.to_dict()
+        for name, p in self.named_parameters():
+            if not math.isfinite(p.data):
+                raise ValueError(f"save {path}: parameter {name} is {p.data!r}; "
+                                 "a model with NaN or inf parameters is not saved")
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, allow_nan=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "MLP":
+        """Read a model written by :meth:`save`, checking every field; a malformed
+        file raises :class:`ModelFileError` naming the file and the problem."""
+        path = os.fspath(path)
+        try:
+            with open(path, "r", encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as e:
+            raise ModelFileError(f"{path}: not a text (UTF-8) file: {e}") from None
+        return cls.from_dict(_parse_json(text, path), path)
+
+    @classmethod
+    def from_dict(cls, doc: Any, source: str = "<dict>") -> "MLP":
+        """Build a model from a ``to_dict`` document, validating it (see ``load``)."""
+        nin, layers = _validate(doc, source)
+        model = cls.__new__(cls)
+        model.layers = []
+        sizes = [nin] + [layer["nout"] for layer in layers]
+        for i, spec in enumerate(layers):
+            layer = Layer(sizes[i], sizes[i + 1], seed=0, activation=spec["activation"])
+            for n, ws, b in zip(layer.neurons, spec["weights"], spec["biases"]):
+                for w, v in zip(n.w, ws):
+                    w.data = float(v)
+                n.b.data = float(b)
+            model.layers.append(layer)
+        return model
+
+
+def _parse_json(text: str, path: str) -> Any:
+    def no_constant(name: str) -> Any:
+        raise ModelFileError(f"{path}: contains {name}, which is not a valid parameter "
+                             "value (NaN and infinity are never saved)")
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as e:
+        what = "truncated (ends early)" if e.pos >= len(text.rstrip()) else "not valid JSON"
+        raise ModelFileError(f"{path}: {what}: {e.msg} at line {e.lineno} column "
+                             f"{e.colno}") from None
+
+
+def _validate(doc: Any, path: str) -> tuple:
+    """Check a saved document field by field; return ``(nin, layers)``."""
+    def bad(msg: str) -> ModelFileError:
+        return ModelFileError(f"{path}: {msg}")
+
+    if not isinstance(doc, dict):
+        raise bad(f"expected a JSON object, got {type(doc).__name__}")
+    for key in ("format", "version", "nin", "layers"):
+        if key not in doc:
+            raise bad(f"missing key {key!r}")
+    if doc["format"] != FORMAT:
+        raise bad(f"format is {doc['format']!r}, expected {FORMAT!r}")
+    if doc["version"] != VERSION or isinstance(doc["version"], bool):
+        raise bad(f"unsupported version {doc['version']!r}; this gradwire reads "
+                  f"version {VERSION}")
+    nin = doc["nin"]
+    if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
+        raise bad(f"nin must be a positive int, got {nin!r}")
+    layers = doc["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise bad("layers must be a non-empty list")
+    fan_in = nin
+    for i, spec in enumerate(layers):
+        where = f"layers[{i}]"
+        if not isinstance(spec, dict):
+            raise bad(f"{where} must be an object, got {type(spec).__name__}")
+        for key in ("nout", "activation", "weights", "biases"):
+            if key not in spec:
+                raise bad(f"{where}: missing key {key!r}")
+        nout = spec["nout"]
+        if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
+            raise bad(f"{where}.nout must be a positive int, got {nout!r}")
+        if spec["activation"] not in ACTIVATIONS:
+            raise bad(f"{where}.activation {spec['activation']!r} is not one of "
+                      f"{', '.join(ACTIVATIONS)}")
+        ws, bs = spec["weights"], spec["biases"]
+        if not isinstance(ws, list) or len(ws) != nout:
+            raise bad(f"{where}.weights: wrong shape, expected {nout} rows of {fan_in}, "
+                      f"got {_shape(ws)}")
+        for j, row in enumerate(ws):
+            if not isinstance(row, list) or len(row) != fan_in:
+                raise bad(f"{where}.weights[{j}]: wrong shape, expected {fan_in} numbers, "
+                          f"got {_shape(row)}")
+            for k, v in enumerate(row):
+                _check_number(v, f"{where}.weights[{j}][{k}]", bad)
+        if not isinstance(bs, list) or len(bs) != nout:
+            raise bad(f"{where}.biases: wrong shape, expected {nout} numbers, "
+                      f"got {_shape(bs)}")
+        for j, v in enumerate(bs):
+            _check_number(v, f"{where}.biases[{j}]", bad)
+        fan_in = nout
+    return nin, layers
+
+
+def _shape(x: Any) -> str:
+    if isinstance(x, list):
+        return f"a list of {len(x)}"
+    return type(x).__name__
+
+
+def _check_number(v: Any, where: str, bad: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise bad(f"{where} is not a number: {v!r:.40}")
+    if not math.isfinite(v):
+        raise bad(f"{where} is {v!r}; parameters must be finite")

@@ -1,0 +1,285 @@
+"""Ways to choose parameters: gradient descent (SGD, momentum, Adam) and the seed
+lecture's gradient-free methods, random search and random local search.
+
+All optimizers share one interface so they can be compared on one problem:
+``opt.step(closure)``, where ``closure()`` computes the loss (a Value) at the current
+parameters.  Gradient optimizers call ``zero_grad``, the closure and ``backward``, then
+update ``p.data -= lr * ...`` (or use the ``.grad`` already there when called without a
+closure, PyTorch style).  The random searches only evaluate the closure, under
+``no_grad``, and keep the best parameters seen.  Learning rates may be a number or a
+schedule (``LinearDecay`` as in micrograd's demo, ``StepDecay``, ``ExponentialDecay``),
+a function of the step count.
+
+    >>> from autodiff import Value
+    >>> w = Value(5.0)
+    >>> opt = SGD([w], lr=0.25)
+    >>> for _ in range(30):
+    ...     _ = opt.step(lambda: (w - 1) ** 2)
+    >>> round(w.data, 6)
+    1.0
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from autodiff import Value, no_grad
+
+__all__ = ["Optimizer", "SGD", "Adam", "RandomSearch", "RandomLocalSearch", "Schedule",
+           "LinearDecay", "StepDecay", "ExponentialDecay"]
+
+
+# --- learning-rate schedules ------------------------------------------------------------
+
+class Schedule:
+    """A learning rate as a function of the step number k (0 for the first step)."""
+
+    def __call__(self, k: int) -> float:
+        raise NotImplementedError
+
+
+class LinearDecay(Schedule):
+    """From ``start`` down to ``end`` in a straight line over ``steps``, then ``end``.
+    micrograd's demo uses ``LinearDecay(1.0, 0.1, 100)``: lr = 1.0 - 0.9 k / 100.
+
+        >>> s = LinearDecay(1.0, 0.1, 100); s(0), round(s(50), 10), round(s(100), 10)
+        (1.0, 0.55, 0.1)
+    """
+
+    def __init__(self, start: float, end: float, steps: int) -> None:
+        if steps < 1:
+            raise ValueError(f"LinearDecay: steps must be >= 1, got {steps}")
+        self.start, self.end, self.steps = float(start), float(end), int(steps)
+
+    def __call__(self, k: int) -> float:
+        return self.start - (self.start - self.end) * min(k, self.steps) / self.steps
+
+    def __repr__(self) -> str:
+        return f"LinearDecay({self.start}, {self.end}, steps={self.steps})"
+
+
+class StepDecay(Schedule):
+    """``lr0`` multiplied by ``gamma`` every ``every`` steps.
+
+        >>> s = StepDecay(1.0, every=10, gamma=0.5); s(9), s(10), s(25)
+        (1.0, 0.5, 0.25)
+    """
+
+    def __init__(self, lr0: float, every: int, gamma: float = 0.1) -> None:
+        if every < 1:
+            raise ValueError(f"StepDecay: every must be >= 1, got {every}")
+        self.lr0, self.every, self.gamma = float(lr0), int(every), float(gamma)
+
+    def __call__(self, k: int) -> float:
+        return self.lr0 * self.gamma ** (k // self.every)
+
+    def __repr__(self) -> str:
+        return f"StepDecay({self.lr0}, every={self.every}, gamma={self.gamma})"
+
+
+class ExponentialDecay(Schedule):
+    """``lr0 * gamma ** k``.
+
+        >>> ExponentialDecay(1.0, 0.5)(3)
+        0.125
+    """
+
+    def __init__(self, lr0: float, gamma: float) -> None:
+        if not 0 < gamma <= 1:
+            raise ValueError(f"ExponentialDecay: gamma must be in (0, 1], got {gamma}")
+        self.lr0, self.gamma = float(lr0), float(gamma)
+
+    def __call__(self, k: int) -> float:
+        return self.lr0 * self.gamma ** k
+
+    def __repr__(self) -> str:
+        return f"ExponentialDecay({self.lr0}, gamma={self.gamma})"
+
+
+# --- the common interface ---------------------------------------------------------------
+
+class Optimizer:
+    """Base class: holds the parameters, the step count ``t`` and the learning rate."""
+
+    gradient_free = False
+
+    def __init__(self, params: Sequence[Value], lr: Union[float, Schedule]) -> None:
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, expected a Value")
+        if not callable(lr) and (not isinstance(lr, (int, float)) or lr < 0
+                                 or not math.isfinite(lr)):
+            raise ValueError(f"{type(self).__name__}: lr must be a non-negative number "
+                             f"or a schedule, got {lr!r}")
+        self.params = params
+        self.lr_schedule = lr
+        self.t = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate for the next step."""
+        s = self.lr_schedule
+        return float(s(self.t)) if callable(s) else float(s)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = 0.0
+
+    def _loss(self, closure: Optional[Callable]) -> Optional[float]:
+        """Run the closure and backward (gradient methods), return the loss value."""
+        if closure is None:
+            return None
+        self.zero_grad()
+        loss = closure()
+        if not isinstance(loss, Value):
+            raise TypeError(f"{type(self).__name__}.step: the closure must return a "
+                            f"Value, got {type(loss).__name__}")
+        loss.backward()
+        return loss.data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} params, lr={self.lr_schedule!r})"
+
+
+class SGD(Optimizer):
+    """Gradient descent p <- p - lr * v, with v = momentum * v + grad (PyTorch's form;
+    momentum 0 is the plain rule of the lecture, p' = p - α ∇L)."""
+
+    def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 0.1,
+                 momentum: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        self.momentum = float(momentum)
+        self._v = [0.0] * len(self.params)
+
+    def step(self, closure: Optional[Callable] = None) -> Optional[float]:
+        """One update from the current ``.grad`` (or from ``closure``'s loss)."""
+        loss = self._loss(closure)
+        lr, mu = self.lr, self.momentum
+        if mu == 0.0:
+            for p in self.params:
+                p.data -= lr * p.grad
+        else:
+            v = self._v
+            for i, p in enumerate(self.params):
+                v[i] = mu * v[i] + p.grad
+                p.data -= lr * v[i]
+        self.t += 1
+        return loss
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), PyTorch's formulation: bias-corrected first and second
+    moments m, v; p <- p - lr * m_hat / (sqrt(v_hat) + eps)."""
+
+    def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 1e-3,
+                 betas: tuple = (0.9, 0.999), eps: float = 1e-8) -> None:
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if eps <= 0:
+            raise ValueError(f"Adam: eps must be > 0, got {eps}")
+        self.betas, self.eps = (float(b1), float(b2)), float(eps)
+        self._m = [0.0] * len(self.params)
+        self._v = [0.0] * len(self.params)
+
+    def step(self, closure: Optional[Callable] = None) -> Optional[float]:
+        loss = self._loss(closure)
+        lr = self.lr
+        b1, b2 = self.betas
+        self.t += 1
+        c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
+        m, v, eps = self._m, self._v, self.eps
+        for i, p in enumerate(self.params):
+            g = p.grad
+            m[i] = b1 * m[i] + (1.0 - b1) * g
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g
+            p.data -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+        return loss
+
+
+# --- gradient-free search (the seed lecture's first two ideas) --------------------------
+
+class _Search(Optimizer):
+    gradient_free = True
+
+    def __init__(self, params: Sequence[Value], scale: float, seed: Optional[int]) -> None:
+        super().__init__(params, 0.0)
+        if not scale > 0:
+            raise ValueError(f"{type(self).__name__}: scale must be > 0, got {scale}")
+        self.scale = float(scale)
+        self.rng = np.random.default_rng(seed)
+        self.best = [p.data for p in self.params]
+        self.best_loss = math.inf
+
+    def _evaluate(self, closure: Callable) -> float:
+        with no_grad():
+            loss = closure()
+        value = loss.data if isinstance(loss, Value) else float(loss)
+        return value if math.isfinite(value) else math.inf
+
+    def step(self, closure: Optional[Callable] = None) -> float:
+        """Try one candidate: set it, evaluate ``closure()``, keep it if the loss went
+        down, else put the best parameters back.  Returns the best loss so far."""
+        if closure is None:
+            raise TypeError(f"{type(self).__name__}.step needs a closure computing the "
+                            "loss: a gradient-free method can only evaluate")
+        if self.best_loss == math.inf:  # the starting point is the first candidate
+            self.best_loss = self._evaluate(closure)
+        candidate = self._candidate()
+        for p, v in zip(self.params, candidate):
+            p.data = v
+        loss = self._evaluate(closure)
+        if loss < self.best_loss:
+            self.best, self.best_loss = candidate, loss
+        else:
+            for p, v in zip(self.params, self.best):
+                p.data = v
+        self.t += 1
+        return self.best_loss
+
+
+class RandomSearch(_Search):
+    """Try many random parameter vectors (uniform in [-scale, scale]) and keep the best.
+
+        >>> from autodiff import Value
+        >>> w = Value(3.0); rs = RandomSearch([w], scale=2.0, seed=0)
+        >>> losses = [rs.step(lambda: (w - 1) ** 2) for _ in range(50)]
+        >>> losses[-1] < losses[0] and w.data == rs.best[0]
+        True
+    """
+
+    def __init__(self, params: Sequence[Value], scale: float = 1.0,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(params, scale, seed)
+
+    def _candidate(self) -> list:
+        return [float(v) for v in self.rng.uniform(-self.scale, self.scale, len(self.params))]
+
+
+class RandomLocalSearch(_Search):
+    """Perturb the best parameters by ``scale`` times Gaussian noise; keep improvements.
+
+        >>> from autodiff import Value
+        >>> w = Value(3.0); rls = RandomLocalSearch([w], scale=0.1, seed=0)
+        >>> losses = [rls.step(lambda: (w - 1) ** 2) for _ in range(200)]
+        >>> losses[-1] < 0.01
+        True
+    """
+
+    def __init__(self, params: Sequence[Value], scale: float = 0.1,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(params, scale, seed)
+
+    def _candidate(self) -> list:
+        noise = self.rng.standard_normal(len(self.params)) * self.scale
+        return [b + float(d) for b, d in zip(self.best, noise)]
