@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, Union
 
-from .value import Value, _as_number, _backprop, enable_grad
+from .value import Value, _as_number, _backprop, enable_grad, topological_order
 
 __all__ = ["gradients", "grad", "value_and_grad", "hessian", "gradcheck",
            "GradcheckError"]
@@ -42,25 +42,19 @@ def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
             raise TypeError(f"gradients: input {i} is a {type(x).__name__}, not a Value")
     if type(grad) is not Value:
         grad = _as_number(grad, "gradients(grad)")
-    # Zero every input first: one the output does not reach must read 0.0, not the
-    # gradient an earlier backward left on it.
-    saved_inputs = [(x, x.grad) for x in inputs]
-    for x, _ in saved_inputs:
-        x.grad = 0.0
-    root_saved = output.grad
-    if output.is_leaf:
-        output.grad = 0.0
-    leaves: list = []
+    # Save every grad in the graph (intermediates would otherwise keep this pass's,
+    # leaves would accumulate), and start from 0.0: an input the output does not reach
+    # reads 0.0, not the gradient an earlier backward left on it.
+    saved = [(v, v.grad) for v in topological_order(output)]
+    saved += [(x, x.grad) for x in inputs]
+    for v, _ in saved:
+        v.grad = 0.0
     try:
-        _backprop(output, grad, create_graph, leaves)
+        _backprop(output, grad, create_graph, None)
         return [x.grad for x in inputs]
     finally:
-        for leaf, old in leaves:
-            leaf.grad = old
-        if output.is_leaf:
-            output.grad = root_saved
-        for x, old in saved_inputs:
-            x.grad = old
+        for v, old in saved:
+            v.grad = old
 
 
 # How many transforms (grad, value_and_grad, hessian) are running.  A transform called
