@@ -7,5 +7,6 @@ the neuron-level view of a network, training plots and a live training view.
     >>> g = visualize.draw(y)        # a graphviz.Digraph; Jupyter shows it inline
 """
 from .diagram import GraphTooLarge, GraphvizNotFound, draw, render
+from .steps import Stepper, stepper
 
-__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound"]
+__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound", "stepper", "Stepper"]

@@ -113,14 +113,17 @@ def _nodes(root: Value, max_nodes: int, style: str) -> List[Value]:
 
 
 def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool = True,
-         precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False) -> Diagram:
+         precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False,
+         grad_of: Optional[Dict[int, float]] = None) -> Diagram:
     """The graph below ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter).
 
     ``style='circuit'`` draws the lecture's circuit (values green above the wires,
     gradients red below); ``style='record'`` draws ``label | data | grad`` boxes.
     ``grads=False`` leaves the gradients out, ``precision`` sets the decimals.  DOT node
     names are ``n<k>`` (the node's place in topological order) and ``g<k>`` for gates;
-    ``ids=True`` also gives the SVG groups ids (``wire-n<k>``, ``gate-n<k>``) for the stepper.
+    ``ids=True`` also gives the SVG groups ids (``wire-n<k>``, ``gate-n<k>``) for the stepper,
+    and ``grad_of`` (``{id(node): gradient}``, from :func:`autodiff.backward_steps`) shows
+    those gradients instead of ``.grad``, without running ``backward()``.
 
         >>> from autodiff import Value
         >>> x = Value(3.0, label="x"); y = x * x; y.backward()
@@ -133,10 +136,11 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     index: Dict[int, int] = {id(v): k for k, v in enumerate(nodes)}
     d = Diagram(name="gradwire", format="svg")
     d.attr(rankdir=rankdir)
+    gfun = (lambda v: _num(v.grad)) if grad_of is None else (lambda v: grad_of[id(v)])
     if style == "circuit":
-        _draw_circuit(d, root, nodes, index, grads, precision, ids)
+        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids)
     else:
-        _draw_record(d, root, nodes, index, grads, precision, ids)
+        _draw_record(d, root, nodes, index, grads and gfun, precision, ids)
     return d
 
 
@@ -144,12 +148,12 @@ def _value_cell(v: Value, precision: int) -> str:
     return f'<font color="{GREEN}">{fmt(_num(v.data), precision)}</font>'
 
 
-def _grad_cell(v: Value, precision: int) -> str:
-    return f'<font color="{RED}">{fmt(_num(v.grad), precision)}</font>'
+def _grad_cell(g: float, precision: int) -> str:
+    return f'<font color="{RED}">{fmt(g, precision)}</font>'
 
 
 def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
-                  grads: bool, precision: int, ids: bool) -> None:
+                  grads: Any, precision: int, ids: bool) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
@@ -166,7 +170,7 @@ def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, 
         rows_html = (f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
                      f'<tr><td port="wire" height="1" width="44" sides="T" border="1"></td></tr>')
         if grads:
-            rows_html += f"<tr><td>{_grad_cell(v, precision)}</td></tr>"
+            rows_html += f"<tr><td>{_grad_cell(grads(v), precision)}</td></tr>"
         label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
                  f"{rows_html}</table>>")
         attrs = {"shape": "none", "margin": "0", "label": label}
@@ -185,7 +189,7 @@ def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, 
 
 
 def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
-                 grads: bool, precision: int, ids: bool) -> None:
+                 grads: Any, precision: int, ids: bool) -> None:
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
     for k, v in enumerate(nodes):
@@ -193,7 +197,7 @@ def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, i
         cells = [f"<td>{escape(v.label) if v.label else '&nbsp;'}</td>",
                  f'<td>data <font color="{GREEN}">{fmt(_num(v.data), precision)}</font></td>']
         if grads:
-            cells.append(f'<td>grad <font color="{RED}">{fmt(_num(v.grad), precision)}</font></td>')
+            cells.append(f'<td>grad {_grad_cell(grads(v), precision)}</td>')
         label = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="4"><tr>'
                  + "".join(cells) + "</tr></table>>")
         attrs = {"shape": "none", "margin": "0", "label": label}
