@@ -121,7 +121,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise CLIError(" ".join(str(e).split())) from None
         print(f"wrote {args.output} ({args.style} style)")
     if args.steps:
-        from .stepper import stepper
+        from . import stepper
         stepper(f, style=args.style).save(args.steps)
         print(f"wrote {args.steps} (step through forward and backward in a browser)")
     return 0
