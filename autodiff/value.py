@@ -69,9 +69,17 @@ def _as_number(x: Any, where: str) -> float:
     if type(x) is float:
         return x
     if isinstance(x, Real):  # int, bool, numpy scalars
-        return float(x)
+        return _to_float(x, where)
     raise TypeError(f"{where}: expected a number (int, float, numpy scalar) or a Value, "
                     f"got {type(x).__name__} {x!r:.60}")
+
+
+def _to_float(x: Any, where: str) -> float:
+    try:
+        return float(x)
+    except OverflowError:  # an int past 1.8e308: say which number and where
+        raise OverflowError(f"{where}: the integer {x!r:.40} is too large for a "
+                            "float") from None
 
 
 def _describe(v: Any) -> str:
@@ -89,7 +97,9 @@ def _forward_error(op: Op, err: Exception, a: "Value", b: Any) -> Exception:
         inputs = f"input {_describe(a)} with constant {b!r}"
     else:
         inputs = f"input {_describe(a)}"
-    why = _PLAIN.get(str(err), str(err) or type(err).__name__)
+    why = _PLAIN.get(str(err)) or (
+        "the result is too large for a float" if isinstance(err, OverflowError)
+        else str(err) or type(err).__name__)
     domain = f"; defined for {op.domain}" if op.domain else ""
     cls = type(err) if isinstance(err, (ArithmeticError, ValueError)) else ValueError
     return cls(f"{op.name} ({op.doc}): {why} for {inputs}{domain}")
@@ -130,7 +140,7 @@ def _number_operand(c: Any) -> Any:
     if type(c) is float:
         return c
     if isinstance(c, Real):
-        return float(c)
+        return _to_float(c, "Value operand")
     if isinstance(c, (str, bytes, list, tuple)):
         # Returning NotImplemented would let Python try sequence repetition and report
         # "can't multiply sequence by non-int of type 'Value'": name the real culprit.

@@ -39,6 +39,10 @@ FORWARD_CASES = [
      "1000.0", "big"),
     ("2 ** 5000", lambda: 2 ** Value(5000.0, label="big"), OverflowError, "rpow_const",
      "5000.0", "big"),
+    ("x ** 5000", lambda: Value(-2.0, label="x") ** 5000, OverflowError, "pow_const",
+     "-2.0", "x"),
+    ("sin(inf)", lambda: Value(float("inf"), label="s").sin(), ValueError, "sin", "inf",
+     "s"),
 ]
 
 
@@ -51,6 +55,7 @@ def test_forward_errors_name_op_input_and_label(make, exc, op, shown, label):
     assert re.match(rf"{op} \(", msg), msg
     assert shown in msg and f"'{label}'" in msg, msg
     assert "math domain error" not in msg and "math range error" not in msg
+    assert "Numerical result out of range" not in msg
     no_inner_traceback(info.value)
 
 
@@ -96,3 +101,10 @@ def test_backward_failure_of_pow_at_zero():
     y = x ** 0.5
     with pytest.raises(ZeroDivisionError, match=r"backward of pow_const \(\*\*0\.5\).*'base'"):
         y.backward()
+
+
+def test_integer_too_large_for_a_float():
+    with pytest.raises(OverflowError, match=r"Value\(data\): the integer 1000.* too large"):
+        Value(10 ** 400)
+    with pytest.raises(OverflowError, match="Value operand: the integer"):
+        Value(1.0) + 10 ** 400
