@@ -200,3 +200,51 @@ def test_render_steps_page(capsys, tmp_path):
     text = page.read_text()
     assert 'id="stepper"' in text and "<svg" in text
     assert "-0.53" in html.unescape(text)  # the 1/x gate's local gradient, in the steps
+
+
+# --- train ----------------------------------------------------------------------------------
+
+def test_train_prints_loss_and_accuracy_and_saves_the_model(capsys, tmp_path):
+    import nn
+    target = tmp_path / "models" / "moons.json"
+    code, out, err = run(capsys, "train", "--dataset", "moons", "--hidden", "8,8",
+                         "--steps", "60", "--seed", "1", "--save", str(target))
+    assert code == 0, err
+    assert "trained MLP 2-8-8-1 on moons (100 points) for 60 steps" in out
+    m = re.search(r"loss (\d+\.\d+) -> (\d+\.\d+), final accuracy (\d+\.\d)%", out)
+    assert m, out
+    first, last, acc = map(float, m.groups())
+    assert last < first and 50.0 < acc <= 100.0
+    assert f"wrote {target}" in out
+    model = nn.MLP.load(str(target))
+    assert [len(layer.neurons) for layer in model.layers] == [8, 8, 1]
+    X, y = nn.datasets.moons(100, seed=1, labels="pm1")
+    assert nn.accuracy(model, X, y) > 0.7
+    assert "60/60" in err  # the progress bar (on stderr)
+
+
+def test_train_multiclass_defaults_to_cross_entropy(capsys):
+    code, out, err = run(capsys, "train", "--dataset", "spiral", "--hidden", "8",
+                         "--steps", "5", "--optimizer", "adam", "--no-progress")
+    assert code == 0, err
+    assert "trained MLP 2-8-3 on spiral (99 points) for 5 steps" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--hidden", "8,x"], ["--hidden '8,x': expected layer sizes separated by commas"]),
+    (["--hidden", "8,0"], ["each layer size must be between 1 and 1024"]),
+    (["--dataset", "mnist"], ["invalid choice: 'mnist'", "moons"]),
+    (["--dataset", "spiral", "--loss", "hinge"], ["--loss hinge is for two classes"]),
+    (["--dataset", "blobs", "--loss", "bce"], ["--loss bce is for two classes; blobs has 3"]),
+    (["--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
+    (["--steps", "0"], ["--steps must be positive"]),
+    (["--lr", "fast"], ["--lr must be a float, got 'fast'"]),
+    (["--batch-size", "-3"], ["--batch-size must be positive"]),
+    (["--save", "model.pkl"], ["--save 'model.pkl': unknown extension '.pkl'", ".json"]),
+    (["--plot", "boundary.gif"], ["--plot 'boundary.gif': unknown extension '.gif'"]),
+])
+def test_train_errors(capsys, argv, fragments):
+    code, out, err = run(capsys, "train", "--steps", "2", "--no-progress", *argv)
+    one_line_error(code, err, *fragments)
+    assert "trained" not in out

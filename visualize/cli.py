@@ -202,7 +202,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, X, y, history, seconds = result
     print(f"trained {_describe_model(model)} on {args.dataset} ({len(X)} points) "
           f"for {len(history)} steps in {seconds:.1f} s")
-    print(f"final loss {history.loss[-1]:.4f}, accuracy {history.accuracy[-1]:.1%}")
+    print(f"loss {history.loss[0]:.4f} -> {history.loss[-1]:.4f}, "
+          f"final accuracy {history.accuracy[-1]:.1%}")
     if args.save:
         model.save(args.save)
         print(f"wrote {args.save}")
@@ -243,11 +244,14 @@ def _train(dataset: str, hidden: List[int], *, steps: int, optimizer: str, lr: f
                        f"(use --loss ce)")
     nout = classes if loss == "ce" else 1
     model = nn.MLP(X.shape[1], hidden + [nout], activation=activation, seed=seed)
-    opt = {"sgd": nn.SGD, "adam": nn.Adam}[optimizer](model.parameters(), lr=lr)
+    opt = {"sgd": nn.optim.SGD, "adam": nn.optim.Adam}[optimizer](model.parameters(), lr=lr)
     loss = {"hinge": "hinge", "bce": "bce_with_logits", "ce": "cross_entropy"}[loss]
     t0 = time.perf_counter()
-    history = nn.fit(model, X, y, loss=loss, optimizer=opt, batch_size=batch_size,
-                     l2=l2, seed=seed, steps=steps, progress=progress, compile=compile)
+    try:
+        history = nn.fit(model, X, y, loss=loss, optimizer=opt, batch_size=batch_size,
+                         l2=l2, seed=seed, steps=steps, progress=progress, compile=compile)
+    except RuntimeError as e:  # e.g. --compile without the compiled tape
+        raise CLIError(" ".join(str(e).split())) from None
     return model, X, y, history, time.perf_counter() - t0
 
 
