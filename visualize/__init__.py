@@ -7,6 +7,11 @@ the neuron-level view of a network, training plots and a live training view.
     >>> g = visualize.draw(y)        # a graphviz.Digraph; Jupyter shows it inline
 """
 from .diagram import GraphTooLarge, GraphvizNotFound, draw, render
+from .live import LiveView, live_training
+from .network import draw_network
+from .plots import plot_decision_boundary, plot_history
 from .steps import Stepper, stepper
 
-__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound", "stepper", "Stepper"]
+__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound", "stepper", "Stepper",
+           "draw_network", "plot_decision_boundary", "plot_history", "live_training",
+           "LiveView"]

@@ -1,0 +1,46 @@
+"""The demo pictures: the lecture's sigmoid circuit (circuit and record style), its
+step-by-step page, and a 2-16-16-1 network on a moons point after ``backward()``.
+
+:func:`write_demo` writes them to a folder and returns the paths; ``gradwire demo`` calls it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+from autodiff import Value
+
+from .diagram import render
+from .network import draw_network
+from .steps import stepper
+
+__all__ = ["write_demo", "sigmoid_circuit"]
+
+
+def sigmoid_circuit():
+    """The lecture's f(w, x) = 1/(1+exp(-(w0*x0 + w1*x1 + w2))) with the slides' values."""
+    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
+    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
+    w2 = Value(-3.0, "w2")
+    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
+    f.label = "f"
+    return f, [w0, x0, w1, x1, w2]
+
+
+def write_demo(out_dir: str = "out") -> Dict[str, str]:
+    """Write sigmoid.svg, sigmoid-record.svg, steps.html and network.svg to ``out_dir``."""
+    from nn import MLP, datasets
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+    f, _ = sigmoid_circuit()
+    paths["steps"] = stepper(f).save(os.path.join(out_dir, "steps.html"))  # before backward
+    f.backward()
+    paths["circuit"] = render(f, os.path.join(out_dir, "sigmoid.svg"), style="circuit")
+    paths["record"] = render(f, os.path.join(out_dir, "sigmoid-record.svg"), style="record")
+    X, y = datasets.moons(100, seed=0, labels="pm1")
+    model = MLP(2, [16, 16, 1], seed=0)
+    x = [float(v) for v in X[0]]
+    loss = (1 - float(y[0]) * model(x)).relu()  # the hinge loss of one point
+    loss.backward()
+    paths["network"] = render(draw_network(model, x=x), os.path.join(out_dir, "network.svg"))
+    return paths
