@@ -248,3 +248,34 @@ def test_train_errors(capsys, argv, fragments):
     code, out, err = run(capsys, "train", "--steps", "2", "--no-progress", *argv)
     one_line_error(code, err, *fragments)
     assert "trained" not in out
+
+
+def test_train_plot_writes_a_png(capsys, tmp_path):
+    target = tmp_path / "plots" / "boundary.png"
+    code, out, err = run(capsys, "train", "--dataset", "xor", "--hidden", "4",
+                         "--steps", "3", "--no-progress", "--plot", str(target))
+    assert code == 0, err
+    assert f"wrote {target}" in out
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+def test_demo_writes_every_file_and_says_where(capsys, tmp_path):
+    import nn
+    out_dir = tmp_path / "demo-out"
+    code, out, err = run(capsys, "demo", "--out", str(out_dir))
+    assert code == 0, err
+    assert "= 0.7311" in out and "df/dx1 = -0.5898" in out
+    names = ["sigmoid.svg", "sigmoid-record.svg", "steps.html", "network.svg",
+             "moons-model.json", "moons-boundary.png"]
+    for name in names:
+        path = out_dir / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        assert str(path) in out, name  # printed where it is
+    assert "</svg>" in (out_dir / "sigmoid.svg").read_text()
+    assert 'id="stepper"' in (out_dir / "steps.html").read_text()
+    m = re.search(r"trained MLP 2-8-8-1 on moons for 50 steps .* accuracy (\d+)%", out)
+    assert m and int(m.group(1)) >= 80
+    model = nn.MLP.load(str(out_dir / "moons-model.json"))
+    assert model.nin == 2 and model.nouts == [8, 8, 1]

@@ -313,7 +313,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"accuracy {history.accuracy[-1]:.0%}")
         model_path = os.path.join(out, "moons-model.json")
         model.save(model_path)
-        written.append((model_path, "the trained model (load with nn.load)"))
+        written.append((model_path, "the trained model (load with nn.MLP.load)"))
         plot_path = os.path.join(out, "moons-boundary.png")
         _plot_boundary(model, X, y, history, plot_path,
                        title=f"moons: accuracy {history.accuracy[-1]:.0%}")
@@ -329,7 +329,7 @@ _DEMO_CAPTIONS = {
     "sigmoid.svg": "the sigmoid circuit, values above and gradients below each wire",
     "sigmoid-record.svg": "the same graph, one record per node (data | grad)",
     "steps.html": "step through forward and backward, one node at a time",
-    "network.svg": "a small MLP drawn neuron by neuron",
+    "network.svg": "a 2-16-16-1 MLP drawn neuron by neuron, after one backward",
 }
 
 
