@@ -109,7 +109,9 @@ class LiveView:
         acc = self.last.accuracy
         acc_s = "" if acc is None or (isinstance(acc, float) and math.isnan(acc)) \
             else f"  accuracy {float(acc):.1%}"
-        return f"step {self.last.step}  loss {float(self.last.loss):.4f}{acc_s}"
+        done = getattr(self.trainer, "steps_done", None)
+        done = len(self.losses) if not isinstance(done, int) else done
+        return f"step {done}  loss {float(self.last.loss):.4f}{acc_s}"
 
     def update(self) -> None:
         """Print a line, or redraw the widget's status and figure."""

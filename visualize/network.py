@@ -104,9 +104,9 @@ def draw_network(model: Any, x: Optional[Sequence[float]] = None, precision: int
     if sum(sizes) > max_neurons:
         raise ValueError(f"draw_network: {sum(sizes)} neurons is more than max_neurons="
                          f"{max_neurons}; pass a larger max_neurons to draw it anyway")
-    acts = layer_activations(model, x) if x is not None else None
     if x is not None and len(x) != sizes[0]:
         raise ValueError(f"draw_network: x has {len(x)} values, the model takes {sizes[0]}")
+    acts = layer_activations(model, x) if x is not None else None
     show_grads = grads and any(n.b.grad != 0 for layer in layers for n in layer.neurons)
     d = Diagram(name="network", format="svg")
     d.attr(rankdir=rankdir, splines="line", nodesep="0.06", ranksep="1.4",

@@ -1,0 +1,242 @@
+"""Network view, plots, live training view, stepper page content and the demo files."""
+import io
+import json
+import math
+import os
+import re
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from autodiff import Value  # noqa: E402
+from nn import MLP, Trainer, datasets, fit  # noqa: E402
+from visualize import (LiveView, draw_network, live_training, plot_decision_boundary,  # noqa: E402
+                       plot_history, stepper)
+from visualize.demo import sigmoid_circuit, write_demo  # noqa: E402
+from visualize.network import forward_numpy, layer_activations  # noqa: E402
+
+
+# --- draw_network ------------------------------------------------------------------------
+
+def test_network_2_16_16_1_renders_under_2s():
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    model = MLP(2, [16, 16, 1], seed=0)
+    x = [float(v) for v in X[0]]
+    (1 - float(y[0]) * model(x)).relu().backward()
+    t = time.perf_counter()
+    svg = draw_network(model, x=x).pipe(format="svg", encoding="utf-8")
+    assert time.perf_counter() - t < 2.0
+    assert svg.count('class="edge"') == 2 * 16 + 16 * 16 + 16
+    assert svg.count('class="node"') == 2 + 16 + 16 + 1
+
+
+def test_network_shows_activations_and_bias_grads():
+    model = MLP(2, [2, 1], seed=3)
+    x = [0.5, -1.0]
+    out = model(x)
+    out.backward()
+    src = draw_network(model, x=x).source
+    acts = layer_activations(model, x)
+    assert math.isclose(acts[-1][0], out.data, rel_tol=1e-12)
+    # the output neuron's activation, and its dL/dz = b.grad = 1 (linear output, L = out)
+    assert f">{out.data:.2f}</font>" in src
+    assert '<font color="#cf222e">1.00</font>' in src
+    for n in model.layers[0].neurons:
+        assert f'<font color="#cf222e">{n.b.grad:.2f}</font>'.replace("-0.00", "0.00") in src
+
+
+def test_network_edge_colour_and_width_follow_weights():
+    model = MLP(1, [1], seed=0)
+    model.layers[0].neurons[0].w[0].data = -2.0
+    src = draw_network(model).source
+    assert 'color="#d1660f"' in src and "penwidth=2.20" in src  # negative, the widest
+    model.layers[0].neurons[0].w[0].data = 0.5
+    assert 'color="#0969da"' in draw_network(model).source
+
+
+class StandInNeuron:   # micrograd's attribute names only
+    def __init__(self, w, b, nonlin):
+        self.w, self.b, self.nonlin = [Value(v) for v in w], Value(b), nonlin
+
+
+class StandInLayer:
+    def __init__(self, neurons):
+        self.neurons = neurons
+
+
+class StandInMLP:
+    def __init__(self, layers):
+        self.layers = layers
+
+
+def test_network_works_from_contract_attributes_alone():
+    m = StandInMLP([StandInLayer([StandInNeuron([1.0, -1.0], 0.5, True),
+                                  StandInNeuron([2.0, 0.0], -3.0, True)]),
+                    StandInLayer([StandInNeuron([1.0, 1.0], 0.0, False)])])
+    # relu(1*1 - 1*2 + 0.5) = 0, relu(2*1 + 0 - 3) = 0... choose x = (3, 1):
+    # relu(3 - 1 + 0.5) = 2.5, relu(6 - 3) = 3, output 5.5
+    assert layer_activations(m, [3.0, 1.0]) == [[2.5, 3.0], [5.5]]
+    assert forward_numpy(m, np.array([[3.0, 1.0]])).tolist() == [[5.5]]
+    assert "5.50" in draw_network(m, x=[3.0, 1.0]).source
+
+
+def test_network_errors():
+    with pytest.raises(TypeError, match="expected an MLP"):
+        draw_network(Value(1.0))
+    with pytest.raises(ValueError, match="x has 3 values, the model takes 2"):
+        draw_network(MLP(2, [1], seed=0), x=[1.0, 2.0, 3.0])
+
+
+# --- plots -------------------------------------------------------------------------------
+
+def test_forward_numpy_matches_the_model():
+    X, _ = datasets.moons(15, seed=1)
+    model = MLP(2, [8, 8, 1], seed=2)
+    got = forward_numpy(model, X)[:, 0]
+    want = [model(list(r)).data for r in X]
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_plot_decision_boundary_returns_figure():
+    X, y = datasets.moons(40, seed=0, labels="pm1")
+    model = MLP(2, [8, 1], seed=0)
+    fig = plot_decision_boundary(model, X, y, resolution=30)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert len(ax.collections) >= 2  # filled regions and the scatter of points
+    assert ax.get_title() == "decision boundary"
+    fig.savefig(io.BytesIO(), format="png")
+    Xs, ys = datasets.spiral(10, k=3, seed=0)
+    fig3 = plot_decision_boundary(MLP(2, [8, 3], seed=0), Xs, ys, resolution=20)
+    assert isinstance(fig3, Figure)
+
+
+def test_plot_decision_boundary_errors():
+    model = MLP(2, [1], seed=0)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plot_decision_boundary(model, np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match="3 rows in X but 2 labels"):
+        plot_decision_boundary(model, np.zeros((3, 2)), np.zeros(2))
+
+
+def test_plot_history_from_fit():
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    hist = fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", steps=5, progress=False)
+    fig = plot_history(hist)
+    assert len(fig.axes) == 2
+    line = fig.axes[0].lines[0]
+    assert list(line.get_ydata()) == list(hist.loss)
+    assert list(fig.axes[1].lines[0].get_ydata()) == list(hist.accuracy)
+    with pytest.raises(TypeError, match="nn.History or a dict"):
+        plot_history([1, 2, 3])
+    assert len(plot_history({"loss": [3.0, 2.0]}).axes) == 1  # no accuracy: one panel
+
+
+# --- live view ---------------------------------------------------------------------------
+
+def _trainer():
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    return Trainer(MLP(2, [4, 1], seed=0), X, y, loss="hinge")
+
+
+def test_live_view_text_mode_prints_a_line_every_n_steps():
+    out = io.StringIO()
+    view = LiveView(_trainer(), every=3, notebook=False, out=out)
+    view.run(7)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3  # after steps 3 and 6, and the final step 7
+    assert lines[0].startswith("step 3  loss ") and lines[-1].startswith("step 7  loss ")
+    assert view.losses == list(view.trainer.history.loss)
+
+
+def test_live_training_helper_outside_notebook(capsys):
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    view = live_training(MLP(2, [4, 1], seed=0), X, y, steps=4, every=2, notebook=False,
+                         loss="hinge")
+    assert len(view.trainer.history) == 4
+    assert capsys.readouterr().out.count("step ") == 2
+
+
+def test_live_widget_builds_and_step_button_advances():
+    import ipywidgets
+    view = LiveView(_trainer(), every=1, notebook=True, resolution=10)
+    assert isinstance(view.widget, ipywidgets.VBox)
+    assert view.trainer.steps_done == 0
+    view._on_step(None)  # pressing Step pauses and makes one update
+    assert view.paused and view.trainer.steps_done == 1
+    assert view._status.value.startswith("step 1  loss")
+    view._on_step(None)
+    assert view.trainer.steps_done == 2 and len(view.losses) == 2
+    view._on_play(None)
+    assert not view.paused and view._play.description == "Pause"
+
+
+def test_live_callback_rides_along_fit_and_pause_stops_it():
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    model = MLP(2, [4, 1], seed=0)
+    view = LiveView(Trainer(model, X, y, loss="hinge"), every=100, notebook=False,
+                    out=io.StringIO())
+    hist = fit(model, X, y, loss="hinge", steps=5, progress=False, callback=view.callback)
+    assert view.losses == list(hist.loss)
+    view.paused = True
+    hist2 = fit(model, X, y, loss="hinge", steps=5, progress=False, callback=view.callback)
+    assert len(hist2) == 1
+
+
+def test_live_view_errors():
+    with pytest.raises(TypeError, match="expected an nn.Trainer"):
+        LiveView(object())
+    with pytest.raises(ValueError, match="every must be a positive int"):
+        LiveView(_trainer(), every=0)
+
+
+# --- stepper page content (the browser test drives it) -----------------------------------
+
+def test_stepper_page_is_self_contained(tmp_path):
+    f, _ = sigmoid_circuit()
+    path = stepper(f).save(str(tmp_path / "steps.html"))
+    page = open(path, encoding="utf-8").read()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched
+    data = json.loads(re.search(r'<script type="application/json" id="stepdata">(.*?)</script>',
+                                page, re.S).group(1))
+    assert len(data["steps"]) == 1 + 13 + 13
+    assert data["steps"][14]["caption"].endswith(
+        "d(1/x)/dx = -1/x^2 = -0.53;  1.00 x -0.53 = -0.53")
+    assert f.grad == 0.0  # the page did not run backward() on the user's graph
+
+
+def test_stepper_escapes_script_closing_in_labels():
+    x = Value(1.0, "</script><b>")
+    s = stepper(x * x)
+    page = s.html()
+    assert page.count("</script>") == 2  # only the page's own two script elements
+    assert "dL/d</script>" not in page
+    html_frame = s._repr_html_()
+    assert html_frame.startswith("<iframe srcdoc=") and "<script>" not in html_frame
+
+
+def test_stepper_shows_sum_for_a_node_used_twice():
+    x = Value(0.5, "x")
+    out = x.tanh() + x * -1
+    caps = [st["caption"] for st in stepper(out).steps]
+    assert any("dL/dx = 0.79 + (-1.00) = -0.21" in c or "dL/dx = (-1.00) + 0.79 = -0.21" in c
+               for c in caps)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+def test_write_demo(tmp_path):
+    paths = write_demo(str(tmp_path / "out"))
+    names = sorted(os.path.basename(p) for p in paths.values())
+    assert names == ["network.svg", "sigmoid-record.svg", "sigmoid.svg", "steps.html"]
+    for p in paths.values():
+        assert os.path.getsize(p) > 1000
+    circuit = open(paths["circuit"], encoding="utf-8").read()
+    assert ">0.73<" in circuit and ">&#45;0.59<" in circuit
