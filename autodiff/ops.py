@@ -21,6 +21,8 @@ import math
 import operator
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 __all__ = ["Op", "BINARY", "FOLDED", "UNARY", "ALL", "get", "fmt_number",
            "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
 
@@ -32,15 +34,19 @@ def fmt_number(c: float) -> str:
     return f"{c:.4g}"
 
 
-# --- polymorphic math: floats go to `math`, Values to their own methods -------------
+# --- polymorphic math: floats go to `math`, Values to their own methods, numpy arrays
+# (the compiled tape's batches, one row per node) to numpy -----------------------------
 
-def _poly(name: str, fn: Callable[[float], float]) -> Callable[[Any], Any]:
+def _poly(name: str, fn: Callable[[float], float],
+          vfn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
     def f(x):
         if isinstance(x, (int, float)):
             return fn(x)
+        if isinstance(x, np.ndarray):
+            return vfn(x)
         return getattr(x, name)()
     f.__name__ = name
-    f.__doc__ = f"{name}(x) on a float or a Value."
+    f.__doc__ = f"{name}(x) on a float, a Value or a numpy array."
     return f
 
 
@@ -52,27 +58,41 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-exp = _poly("exp", math.exp)
-log = _poly("log", math.log)
-sqrt = _poly("sqrt", math.sqrt)
-sin = _poly("sin", math.sin)
-cos = _poly("cos", math.cos)
-tanh = _poly("tanh", math.tanh)
-sigmoid = _poly("sigmoid", _sigmoid)
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    # The same two branches, elementwise: exp(-|x|) never overflows.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def step(x: Any) -> float:
+exp = _poly("exp", math.exp, np.exp)
+log = _poly("log", math.log, np.log)
+sqrt = _poly("sqrt", math.sqrt, np.sqrt)
+sin = _poly("sin", math.sin, np.sin)
+cos = _poly("cos", math.cos, np.cos)
+tanh = _poly("tanh", math.tanh, np.tanh)
+sigmoid = _poly("sigmoid", _sigmoid, _sigmoid_array)
+
+
+def step(x: Any) -> Any:
     """Heaviside step as a constant: 1.0 where x > 0, else 0.0 (relu's derivative)."""
+    if type(x) is np.ndarray:
+        return np.where(x > 0, 1.0, 0.0)
     return 1.0 if x > 0 else 0.0
 
 
-def sign(x: Any) -> float:
+def sign(x: Any) -> Any:
     """Sign as a constant: 1.0, -1.0, or 0.0 at zero (abs's derivative, as PyTorch)."""
+    if type(x) is np.ndarray:
+        return np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0))
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
 def _relu(x: float) -> float:
     return x if x > 0.0 else 0.0
+
+
+def _relu_array(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0.0, x, 0.0)
 
 
 def _pow(x: float, y: float) -> float:
@@ -84,6 +104,9 @@ def _pow(x: float, y: float) -> float:
 
 def _log_base(x: Any) -> Any:
     """d/dy x**y needs log(x); 0 where x == 0 (as PyTorch), nan where x < 0."""
+    if type(x) is np.ndarray:
+        pos = x > 0
+        return np.where(pos, np.log(np.where(pos, x, 1.0)), np.where(x == 0, 0.0, math.nan))
     xd = x if isinstance(x, (int, float)) else x.data
     if xd > 0:
         return log(x)
@@ -105,17 +128,21 @@ class Op:
         (1.0, 1.0)
     """
 
-    __slots__ = ("name", "_label", "kind", "forward", "derivs", "rules", "domain",
-                 "binary", "doc", "symbol", "dunder", "number_op")
+    __slots__ = ("name", "_label", "kind", "forward", "vforward", "derivs", "rules",
+                 "domain", "binary", "doc", "symbol", "dunder", "number_op")
 
     def __init__(self, name: str, label: str, kind: str, forward: Callable[..., float],
                  derivs: tuple, rules: tuple, doc: str, domain: str = "",
                  symbol: str = "", dunder: str = "",
-                 number_op: Optional["Op"] = None) -> None:
+                 number_op: Optional["Op"] = None,
+                 vforward: Optional[Callable[..., Any]] = None) -> None:
         self.name = name
         self._label = label
         self.kind = kind
         self.forward = forward
+        # The same forward on numpy arrays (the compiled tape's replay); the float
+        # forward itself when its arithmetic already works elementwise.
+        self.vforward = forward if vforward is None else vforward
         self.derivs = derivs
         self.rules = rules
         self.doc = doc
@@ -198,24 +225,24 @@ POW = Op("pow", "**", "binary", _pow,
 # --- unary ------------------------------------------------------------------------------
 
 EXP = Op("exp", "exp", "unary", math.exp, (lambda x, y, out: out,), ("e^x",), "e^x",
-         domain="x <= 709.78 (larger overflows a float)")
+         domain="x <= 709.78 (larger overflows a float)", vforward=np.exp)
 LOG = Op("log", "log", "unary", math.log, (lambda x, y, out: 1.0 / x,), ("1/x",),
-         "natural logarithm", domain="x > 0")
+         "natural logarithm", domain="x > 0", vforward=np.log)
 SQRT = Op("sqrt", "sqrt", "unary", math.sqrt, (lambda x, y, out: 0.5 / out,),
-          ("1/(2*sqrt(x))",), "square root", domain="x >= 0")
+          ("1/(2*sqrt(x))",), "square root", domain="x >= 0", vforward=np.sqrt)
 TANH = Op("tanh", "tanh", "unary", math.tanh, (lambda x, y, out: 1.0 - out * out,),
-          ("1-tanh(x)^2",), "hyperbolic tangent")
+          ("1-tanh(x)^2",), "hyperbolic tangent", vforward=np.tanh)
 SIGMOID = Op("sigmoid", "σ", "unary", _sigmoid,
              (lambda x, y, out: out * (1.0 - out),), ("σ(x)*(1-σ(x))",),
-             "logistic sigmoid 1/(1+e^-x)")
+             "logistic sigmoid 1/(1+e^-x)", vforward=_sigmoid_array)
 RELU = Op("relu", "relu", "unary", _relu, (lambda x, y, out: step(x),),
-          ("1 if x>0 else 0",), "max(0, x)")
+          ("1 if x>0 else 0",), "max(0, x)", vforward=_relu_array)
 ABS = Op("abs", "abs", "unary", abs, (lambda x, y, out: sign(x),), ("sign(x)",), "|x|",
          dunder="__abs__")
 SIN = Op("sin", "sin", "unary", math.sin, (lambda x, y, out: cos(x),), ("cos(x)",),
-         "sine", domain="x finite")
+         "sine", domain="x finite", vforward=np.sin)
 COS = Op("cos", "cos", "unary", math.cos, (lambda x, y, out: -sin(x),), ("-sin(x)",),
-         "cosine", domain="x finite")
+         "cosine", domain="x finite", vforward=np.cos)
 
 BINARY = (ADD, SUB, MUL, DIV, POW)
 FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)
