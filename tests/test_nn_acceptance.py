@@ -70,7 +70,7 @@ def test_spiral_three_classes_reaches_95_percent():
     assert h.loss[-1] < h.loss[0] / 5
 
 
-SPIRAL_STEPS = 150
+SPIRAL_STEPS = 80  # reaches 95% near step 21 with this seed; margin for other platforms
 
 
 def _sigmoid(z):
