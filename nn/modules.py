@@ -92,7 +92,7 @@ _new = object.__new__
 _MUL, _MUL_C, _ADD = _ops.get("mul"), _ops.get("mul_const"), _ops.get("add")
 
 
-def _affine(w: list, x: Sequence, b: Value) -> Value:
+def _affine(w: list, x: Sequence, b: Value) -> Optional[Value]:
     """``sum((wi*xi for wi, xi in zip(w, x)), b)``, node for node, built inline.
 
     A training step makes tens of thousands of these nodes, so this loop creates
@@ -100,7 +100,8 @@ def _affine(w: list, x: Sequence, b: Value) -> Value:
     graph is the one the generator expression records: ``b + w0*x0``, then ``+ w1*x1``
     and so on, a ``mul`` node per Value input (``mul_const`` for a number), the same
     floats in the same order.  Only used while the engine records plainly (no
-    ``no_grad``, no anomaly checks); otherwise the operators run as written."""
+    ``no_grad``, no anomaly checks); returns None for an input that is neither a Value
+    nor a number, so the caller runs the operators as written (and gets their error)."""
     z = b
     zd = b.data
     for wi, xi in zip(w, x):
@@ -109,11 +110,13 @@ def _affine(w: list, x: Sequence, b: Value) -> Value:
             p.data = pd = wi.data * xi.data
             p._op = _MUL
             p._b = xi
-        else:
+        elif isinstance(xi, Real):
             c = xi if type(xi) is float else float(xi)
             p.data = pd = wi.data * c
             p._op = _MUL_C
             p._b = c
+        else:
+            return None
         p.grad = 0.0
         p.label = ""
         p._a = wi
@@ -128,13 +131,6 @@ def _affine(w: list, x: Sequence, b: Value) -> Value:
         s._n = 0
         z = s
     return z
-
-
-def _plain_inputs(x: Sequence) -> bool:
-    for xi in x:
-        if type(xi) is not Value and not isinstance(xi, Real):
-            return False
-    return True
 
 
 # --- modules ----------------------------------------------------------------------------
@@ -211,9 +207,8 @@ class Neuron(Module):
     def __call__(self, x: Sequence) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
-        if _STATE.plain and _plain_inputs(x):
-            z = _affine(self.w, x, self.b)
-        else:
+        z = _affine(self.w, x, self.b) if _STATE.plain else None
+        if z is None:
             z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         act = self.activation
         if act == "relu":

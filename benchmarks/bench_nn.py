@@ -1,0 +1,112 @@
+"""Benchmark: micrograd's demo notebook, step for step, with gradwire's MLP vs micrograd's.
+
+The demo (micrograd/demo.ipynb) trains ``MLP(2, [16, 16, 1])`` on 100 moons points with
+the max-margin loss, L2 regularisation and SGD, full batch.  Each timed step is the
+notebook's loop body verbatim: build the loss graph, ``zero_grad``, ``backward``,
+update.  As in the notebook, Python's automatic garbage collector stays on and the
+previous step's graph stays alive (``total_loss`` is only rebound when the next graph
+is complete).  Each engine runs in a fresh interpreter so neither inherits the other's
+heap; the data are the same (``nn.datasets.moons``, as the test uses, since scikit-learn
+is not installed), and so is the initialisation (``random.seed(1337)``).
+
+    $ .venv/bin/python benchmarks/bench_nn.py --quick
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The notebook's code; only the imports differ between the two engines.
+_DEMO = '''
+import random, time
+import numpy as np
+{imports}
+from nn.datasets import moons
+
+np.random.seed(1337)
+random.seed(1337)
+X, y = moons(100, noise=0.1, seed=1337)
+y = y*2 - 1
+
+model = MLP(2, [16, 16, 1])
+
+def loss(batch_size=None):
+    if batch_size is None:
+        Xb, yb = X, y
+    else:
+        ri = np.random.permutation(X.shape[0])[:batch_size]
+        Xb, yb = X[ri], y[ri]
+    inputs = [list(map(Value, xrow)) for xrow in Xb]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(yb, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    alpha = 1e-4
+    reg_loss = alpha * sum((p*p for p in model.parameters()))
+    total_loss = data_loss + reg_loss
+    accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]
+    return total_loss, sum(accuracy) / len(accuracy)
+
+total_loss, acc = loss()
+times, lines = [], []
+for k in range({steps}):
+    t0 = time.perf_counter()
+    total_loss, acc = loss()
+    model.zero_grad()
+    total_loss.backward()
+    learning_rate = 1.0 - 0.9*k/100
+    for p in model.parameters():
+        p.data -= learning_rate * p.grad
+    if k % 1 == 0:
+        lines.append(f"step {{k}} loss {{total_loss.data}}, accuracy {{acc*100}}%")
+    times.append(time.perf_counter() - t0)
+RESULT = {{"times": times, "loss": total_loss.data, "accuracy": acc}}
+'''
+
+IMPORTS = {
+    "ours": "from autodiff import Value\nfrom nn import MLP",
+    "micrograd": "from micrograd.engine import Value\nfrom micrograd.nn import MLP",
+}
+
+
+def _worker(engine: str, steps: int) -> dict:
+    """Run the demo in this interpreter; return per-step times and the final state."""
+    scope: dict = {"__name__": "__demo__"}
+    exec(compile(_DEMO.format(imports=IMPORTS[engine], steps=steps), "<micrograd demo>",
+                 "exec"), scope)
+    return scope["RESULT"]
+
+
+def _run_fresh(engine: str, steps: int) -> dict:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", engine,
+                          str(steps)], capture_output=True, text=True, cwd=ROOT, check=True,
+                         env={**os.environ, "PYTHONPATH": ROOT})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list:
+    """Time the demo's steps with both engines: ours for 100 steps (10 when quick),
+    micrograd for 10 (3 when quick: its steps take seconds each)."""
+    ours_steps, mg_steps = (10, 3) if quick else (100, 10)
+    ours = _run_fresh("ours", ours_steps)
+    mg = _run_fresh("micrograd", mg_steps)
+    t_ours = sum(ours["times"]) / len(ours["times"])
+    t_mg = sum(mg["times"]) / len(mg["times"])
+    note = (f"micrograd demo MLP(2,[16,16,1]), 100 moons points, full steps with GC on and "
+            f"the previous graph alive; ours {ours_steps} steps (final loss "
+            f"{ours['loss']:.4f}, accuracy {ours['accuracy']:.2f}), micrograd "
+            f"{mg_steps} steps (each takes seconds); {t_mg / t_ours:.1f}x faster")
+    return [{"bench": "nn: micrograd demo step", "ours": t_ours,
+             "peers": {"micrograd": t_mg}, "note": note}]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(sys.argv[2], int(sys.argv[3]))))
+    else:
+        for row in run(quick="--quick" in sys.argv):
+            print(json.dumps(row, indent=1))
