@@ -69,13 +69,13 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 # --- the schedule's pieces ----------------------------------------------------------------
 
-def _sel(rows: Sequence[int]):
+def _sel(rows: List[int]):
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
-    r = np.asarray(rows, dtype=np.intp)
-    if len(r) and r[0] >= 0 and r[-1] - r[0] == len(r) - 1 and \
-            (len(r) == 1 or bool(np.all(np.diff(r) == 1))):
-        return slice(int(r[0]), int(r[-1]) + 1)
-    return r
+    first = rows[0] if rows else -1
+    if first >= 0 and rows[-1] - first == len(rows) - 1:
+        if len(rows) <= 2 or rows == list(range(first, first + len(rows))):
+            return slice(first, first + len(rows))
+    return np.asarray(rows, dtype=np.intp)
 
 
 def _padded(lists: List[List[int]]):
@@ -141,7 +141,7 @@ class Tape:
         if not callable(fn):
             raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
         self.fn = fn
-        self.name = getattr(fn, "__qualname__", None) or repr(fn)
+        self.name = getattr(fn, "__name__", None) or repr(fn)
         self._check_first = bool(check)
         self._traced = False
         self._fwd = None          # state of the last forward: (batch, V, C, saved)
@@ -219,26 +219,28 @@ class Tape:
         for v in inputs:
             index[id(v)] = len(nodes)
             nodes.append(v)
+        add = nodes.append
         for root in outs:
             stack = [root]
+            push, pop = stack.append, stack.pop
             while stack:
                 v = stack[-1]
                 if id(v) in index:
-                    stack.pop()
+                    pop()
                     continue
                 op = v._op
                 pending = False
                 if op is not None:
                     if op.binary and id(v._b) not in index:
-                        stack.append(v._b)
+                        push(v._b)
                         pending = True
                     if id(v._a) not in index:
-                        stack.append(v._a)
+                        push(v._a)
                         pending = True
                 if not pending:
                     index[id(v)] = len(nodes)
-                    nodes.append(v)
-                    stack.pop()
+                    add(v)
+                    pop()
         n = len(nodes)
         n_in = len(inputs)
         self.n_inputs = n_in
@@ -305,8 +307,17 @@ class Tape:
             if op_of[i] is None or dead[i]:
                 continue
             t = terms[i] if i in terms else ins[i]
-            depth[i] = 1 + max(depth[p] for p in t)
-            space[i] = _V if any(space[p] == _V for p in t) else _C
+            if len(t) == 1:
+                p = t[0]
+                depth[i] = depth[p] + 1
+                space[i] = space[p]
+            elif len(t) == 2:
+                p, q = t
+                depth[i] = (depth[p] if depth[p] > depth[q] else depth[q]) + 1
+                space[i] = _V if space[p] == _V or space[q] == _V else _C
+            else:
+                depth[i] = 1 + max([depth[p] for p in t])
+                space[i] = _V if _V in [space[p] for p in t] else _C
         # 5. Levels: group by (depth, op, buffers of the inputs), in order of depth.
         groups: dict = {}
         for i in range(n_in, n):
