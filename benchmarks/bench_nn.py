@@ -100,7 +100,7 @@ def run(quick: bool = False) -> list:
             f"the previous graph alive; ours {ours_steps} steps (final loss "
             f"{ours['loss']:.4f}, accuracy {ours['accuracy']:.2f}), micrograd "
             f"{mg_steps} steps (each takes seconds); {t_mg / t_ours:.1f}x faster")
-    return [{"bench": "nn: micrograd demo step", "ours": t_ours,
+    return [{"bench": "nn: micrograd demo, nn.MLP (s/step)", "ours": t_ours,
              "peers": {"micrograd": t_mg}, "note": note}]
 
 
