@@ -29,6 +29,7 @@ Numbers folded into gates are constants.  Python control flow over Values (``if 
 """
 from __future__ import annotations
 
+import gc
 import inspect
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence
@@ -68,6 +69,10 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 
 # --- the schedule's pieces ----------------------------------------------------------------
+
+def _first(key: tuple) -> Any:
+    return key[0]
+
 
 def _sel(rows: List[int]):
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
@@ -189,6 +194,10 @@ class Tape:
             call_args.append(vals)
             self._arg_shapes.append((len(vals),))
         prev = STATE.tracing, STATE.grad_enabled
+        gc_was = gc.isenabled()
+        # Tracing makes many objects and frees none: the cyclic collector would walk
+        # the whole growing graph again and again (half the time of a deep trace).
+        gc.disable()
         STATE.tracing = True
         STATE.grad_enabled = True
         try:
@@ -199,6 +208,8 @@ class Tape:
             raise
         finally:
             STATE.tracing, STATE.grad_enabled = prev
+            if gc_was:
+                gc.enable()
         self.multi = isinstance(result, (list, tuple))
         outs = list(result) if self.multi else [result]
         for j, o in enumerate(outs):
@@ -209,7 +220,13 @@ class Tape:
                                 f"or a list of Values; output {j} is {type(o).__name__}")
         if not outs:
             raise ValueError(f"compile({self.name}): the function returned no outputs")
-        self._build(leaves, outs)
+        if gc_was:
+            gc.disable()
+        try:
+            self._build(leaves, outs)
+        finally:
+            if gc_was:
+                gc.enable()
         self._traced = True
 
     def _build(self, inputs: List[Value], outs: List[Value]) -> None:
@@ -341,26 +358,46 @@ class Tape:
         for k, p in enumerate(params):
             row[index[id(p)]] = k
         levels: List[_Group] = []
-        for key in sorted(groups, key=lambda k: k[0]):
-            members = groups[key]
+        for key in sorted(groups, key=_first):
+            # Rows for this level, then its input selectors: every input lies at a
+            # smaller depth, so its row is already known.
+            m = groups[key]
             g = _Group()
             g.depth = key[0]
             g.index = len(levels)
-            g.nodes = members
-            g.space = space[members[0]]
-            g.start = n_rows[g.space]
-            g.stop = g.start + len(members)
-            n_rows[g.space] = g.stop
-            for r, i in enumerate(members):
-                row[i] = g.start + r
+            g.nodes = m
+            sp = g.space = key[-1] if key[1] == "sum" else space[m[0]]
+            start = g.start = n_rows[sp]
+            g.stop = n_rows[sp] = start + len(m)
+            levels.append(g)
+            if len(m) == 1:
+                i = m[0]
+                row[i] = start
+                if key[1] == "sum":
+                    g.op, g.kind = ops.ADD, "sum"
+                    t = terms[i]
+                    g.v_idx, g.v_k = _padded([[row[p] for p in t if space[p] == _V]])
+                    g.c_idx, g.c_k = _padded([[row[p] for p in t if space[p] == _C]])
+                    c = offset[i]
+                    g.offset = np.array([[c]]) if c else None
+                    continue
+                op = g.op = key[1]
+                g.kind = op.kind
+                t = ins[i]
+                r = row[t[0]]
+                g.a_space = key[2]
+                g.a_sel = slice(r, r + 1)
+                if op.binary:
+                    r = row[t[1]]
+                    g.b_space = key[3]
+                    g.b_sel = slice(r, r + 1)
+                elif g.kind == "folded":
+                    g.const = np.array([[const[i]]])
+                continue
+            for r, i in enumerate(m, start):
+                row[i] = r
             if key[1] == "sum":
                 g.op, g.kind = ops.ADD, "sum"
-            else:
-                g.op, g.kind = key[1], key[1].kind
-            levels.append(g)
-        for g in levels:  # input selectors, now that every row is known
-            m = g.nodes
-            if g.kind == "sum":
                 vt = [[row[p] for p in terms[i] if space[p] == _V] for i in m]
                 ct = [[row[p] for p in terms[i] if space[p] == _C] for i in m]
                 g.v_idx, g.v_k = _padded(vt)
@@ -368,10 +405,12 @@ class Tape:
                 offs = [offset[i] for i in m]
                 g.offset = np.asarray(offs)[:, None] if any(offs) else None
                 continue
-            g.a_space = space[ins[m[0]][0]]
+            op = g.op = key[1]
+            g.kind = op.kind
+            g.a_space = key[2]
             g.a_sel = _sel([row[ins[i][0]] for i in m])
-            if g.kind == "binary":
-                g.b_space = space[ins[m[0]][1]]
+            if op.binary:
+                g.b_space = key[3]
                 g.b_sel = _sel([row[ins[i][1]] for i in m])
             elif g.kind == "folded":
                 g.const = np.asarray([const[i] for i in m])[:, None]
