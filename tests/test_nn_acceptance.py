@@ -70,7 +70,7 @@ def test_spiral_three_classes_reaches_95_percent():
     assert h.loss[-1] < h.loss[0] / 5
 
 
-SPIRAL_STEPS = 80  # reaches 95% near step 21 with this seed; margin for other platforms
+SPIRAL_STEPS = 50  # 95% is first reached at step 21 with this seed (0.99 at the end)
 
 
 def _sigmoid(z):
@@ -120,7 +120,7 @@ def test_linear_model_cannot_fit_but_mlp_can(make):
         steps=150, progress=False)
     mlp = MLP(2, [12, 12, 1], seed=0)
     fit(mlp, X, y, loss="bce_with_logits", optimizer=optim.Adam(mlp.parameters(), lr=0.05),
-        steps=150, progress=False)
+        steps=60, progress=False)  # >= 97% from step 16 (xor) / 7 (circles)
     assert accuracy(lin, X, y) < 0.8
     assert accuracy(mlp, X, y) >= 0.97
 
