@@ -139,3 +139,20 @@ def test_errors(call, match):
     X, y = moons(10, seed=0)
     with pytest.raises((ValueError, TypeError), match=match):
         call(X, y, MLP(2, [2, 1], seed=0))
+
+
+@pytest.mark.parametrize("nouts, loss, labels", [([6, 1], "hinge", "pm1"),
+                                                 ([6, 3], "cross_entropy", "01")])
+def test_compiled_training_matches_eager(nouts, loss, labels):
+    X, y = spiral(12, 3, seed=0) if nouts[-1] == 3 else moons(30, seed=0, labels=labels)
+    runs = []
+    for compiled in (False, True):
+        m = MLP(2, nouts, seed=0)
+        t = Trainer(m, X, y, loss=loss, optimizer=optim.SGD(m.parameters(), lr=0.1),
+                    l2=1e-3, batch_size=7, compile=compiled)
+        infos = [t.step() for _ in range(6)]
+        runs.append(([i.loss for i in infos], [i.accuracy for i in infos],
+                     [p.data for p in m.parameters()]))
+    (le, ae, pe), (lc, ac, pc) = runs
+    assert lc == pytest.approx(le, abs=1e-12) and ac == ae
+    np.testing.assert_allclose(pc, pe, rtol=0, atol=1e-12)
