@@ -122,7 +122,9 @@ class Op:
     derivative per differentiable input (two for binary ops, one otherwise), each a
     constant or a function ``d(x, y, out)`` (see :meth:`local`); ``rules``
     the same derivatives as text, for the explainer, e.g. ``"-1/x^2"``.  ``domain`` says
-    in words where the forward is defined, for error messages.
+    in words where the forward is defined, for error messages.  ``vforward`` is the
+    forward on numpy arrays (the compiled tape's replay); the derivative functions
+    accept arrays as they are, through the polymorphic helpers.
 
         >>> EXP.forward(0.0), EXP.local(0, 0.0, None, 1.0)
         (1.0, 1.0)
