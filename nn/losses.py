@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 

@@ -21,7 +21,6 @@ a function of the step count.
 from __future__ import annotations
 
 import math
-import random
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np

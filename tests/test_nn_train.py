@@ -1,5 +1,4 @@
 """nn.train: Trainer steps, batching, l2, history, tol, callback, progress, predict/accuracy."""
-import math
 import sys
 
 import numpy as np
