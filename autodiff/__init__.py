@@ -12,10 +12,10 @@ from .explain import Step, backward_steps, chain_rule, forward_steps
 from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
                          value_and_grad)
 from .tape import Tape, TapeMismatchError, compile
-from .value import (Value, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
-                    topological_order)
+from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,
+                    no_grad, topological_order)
 
-__all__ = ["Value", "ops", "no_grad", "enable_grad", "is_grad_enabled",
+__all__ = ["Value", "affine", "ops", "no_grad", "enable_grad", "is_grad_enabled",
            "detect_anomaly", "topological_order", "gradients", "grad",
            "value_and_grad", "hessian", "gradcheck", "GradcheckError",
            "Step", "forward_steps", "backward_steps", "chain_rule",

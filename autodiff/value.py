@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from . import ops
 from .ops import Op
 
-__all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+__all__ = ["Value", "affine", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "Number"]
 
 Number = Union[int, float]
@@ -421,6 +421,60 @@ def _install_methods() -> None:
 
 _new = object.__new__
 _install_methods()
+
+
+# --- a fused dot product --------------------------------------------------------------
+
+def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
+    """``b + w[0]*x[0] + w[1]*x[1] + ...``: a neuron's z = w·x + b, node for node.
+
+    Records exactly the graph (and the floats) that ``sum((wi*xi for wi, xi in zip(w,
+    x)), b)`` records: a ``mul`` node per Value input (a ``*c`` gate for a number), then
+    a ``+`` node per term.  It only skips the per-term operator dispatch, the generator
+    and ``zip``, which a training step would otherwise pay tens of thousands of times;
+    forwards still come from the op table.  Under ``no_grad``/``detect_anomaly``, or for
+    an input that is neither a Value nor a number, it runs the plain operators.
+
+        >>> w, x = [Value(2.0), Value(-3.0)], [Value(-1.0), Value(-2.0)]
+        >>> z = affine(w, x, Value(-3.0))
+        >>> z.data, z.op, [p.op for p in z.parents]
+        (1.0, 'add', ['add', 'mul'])
+    """
+    if not STATE.plain:
+        return sum((wi * xi for wi, xi in zip(w, x)), b)
+    mul, mul_c, add = _MUL_F, _MUL_C_F, _ADD_F
+    z = b
+    zd = b.data
+    for wi, xi in zip(w, x):
+        p = _new(Value)
+        if type(xi) is Value:
+            p.data = pd = mul(wi.data, xi.data)
+            p._op = ops.MUL
+            p._b = xi
+        elif type(xi) is float or isinstance(xi, Real):
+            c = float(xi)
+            p.data = pd = mul_c(wi.data, c)
+            p._op = ops.MUL_C
+            p._b = c
+        else:  # let the operators raise their TypeError naming the type
+            return sum((wi * xi for wi, xi in zip(w, x)), b)
+        p.grad = 0.0
+        p.label = ""
+        p._a = wi
+        p._n = 0
+        s = _new(Value)
+        s.data = zd = add(zd, pd)
+        s.grad = 0.0
+        s.label = ""
+        s._op = ops.ADD
+        s._a = z
+        s._b = p
+        s._n = 0
+        z = s
+    return z
+
+
+_MUL_F, _MUL_C_F, _ADD_F = ops.MUL.forward, ops.MUL_C.forward, ops.ADD.forward
 
 
 # --- the backward pass ----------------------------------------------------------------

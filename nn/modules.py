@@ -28,9 +28,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from autodiff import Value
-from autodiff import ops as _ops
-from autodiff.value import STATE as _STATE
+from autodiff import Value, affine
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS"]
 
@@ -84,53 +82,6 @@ def _check_activation(activation: Any, where: str) -> str:
         raise ValueError(f"{where}: unknown activation {activation!r}; "
                          f"choose one of {', '.join(ACTIVATIONS)}")
     return activation
-
-
-# --- the fast dot product ---------------------------------------------------------------
-
-_new = object.__new__
-_MUL, _MUL_C, _ADD = _ops.get("mul"), _ops.get("mul_const"), _ops.get("add")
-
-
-def _affine(w: list, x: Sequence, b: Value) -> Optional[Value]:
-    """``sum((wi*xi for wi, xi in zip(w, x)), b)``, node for node, built inline.
-
-    A training step makes tens of thousands of these nodes, so this loop creates
-    them directly instead of through one ``Value.__mul__``/``__add__`` call each.  The
-    graph is the one the generator expression records: ``b + w0*x0``, then ``+ w1*x1``
-    and so on, a ``mul`` node per Value input (``mul_const`` for a number), the same
-    floats in the same order.  Only used while the engine records plainly (no
-    ``no_grad``, no anomaly checks); returns None for an input that is neither a Value
-    nor a number, so the caller runs the operators as written (and gets their error)."""
-    z = b
-    zd = b.data
-    for wi, xi in zip(w, x):
-        p = _new(Value)
-        if type(xi) is Value:
-            p.data = pd = wi.data * xi.data
-            p._op = _MUL
-            p._b = xi
-        elif isinstance(xi, Real):
-            c = xi if type(xi) is float else float(xi)
-            p.data = pd = wi.data * c
-            p._op = _MUL_C
-            p._b = c
-        else:
-            return None
-        p.grad = 0.0
-        p.label = ""
-        p._a = wi
-        p._n = 0
-        s = _new(Value)
-        s.data = zd = zd + pd
-        s.grad = 0.0
-        s.label = ""
-        s._op = _ADD
-        s._a = z
-        s._b = p
-        s._n = 0
-        z = s
-    return z
 
 
 # --- modules ----------------------------------------------------------------------------
@@ -207,9 +158,7 @@ class Neuron(Module):
     def __call__(self, x: Sequence) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
-        z = _affine(self.w, x, self.b) if _STATE.plain else None
-        if z is None:
-            z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        z = affine(self.w, x, self.b)  # z = w·x + b, as sum((wi*xi ...), b) records it
         act = self.activation
         if act == "relu":
             return z.relu()
