@@ -50,7 +50,7 @@ def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
     for v, _ in saved:
         v.grad = 0.0
     try:
-        _backprop(output, grad, create_graph, None)
+        _backprop(output, grad, create_graph)
         return [x.grad for x in inputs]
     finally:
         for v, old in saved:

@@ -395,7 +395,7 @@ class Value:
                     grad = grad.data
             else:
                 grad = _as_number(grad, "backward(grad)")
-        _backprop(self, grad, create_graph, None)
+        _backprop(self, grad, create_graph)
 
 
 def _refuse_control_flow(what: str) -> None:
@@ -493,10 +493,10 @@ def topological_order(root: Value) -> list:
     return order
 
 
-def _count_consumers(root: Value, leaves: Optional[list], reset: bool = True) -> None:
+def _count_consumers(root: Value, reset: bool = True) -> None:
     """Pass 1 of Kahn's algorithm: ``_n`` of each node = how many of its consumers lie in
     root's graph; with ``reset`` the gradient of every intermediate node is zeroed on the
-    way, and leaves reached are appended to ``leaves`` if given."""
+    way (leaves keep theirs: they accumulate).  Leaves are counted but never stacked."""
     stack = [root]
     pop = stack.pop
     push = stack.append
@@ -506,29 +506,25 @@ def _count_consumers(root: Value, leaves: Optional[list], reset: bool = True) ->
         if op is None:
             continue
         a = v._a
-        if a._n == 0:
+        n = a._n
+        if n == 0 and a._op is not None:
             push(a)
-            if a._op is not None:
-                if reset:
-                    a.grad = 0.0
-            elif leaves is not None:
-                leaves.append(a)
-        a._n += 1
+            if reset:
+                a.grad = 0.0
+        a._n = n + 1
         if op.binary:
             b = v._b
-            if b._n == 0:
+            n = b._n
+            if n == 0 and b._op is not None:
                 push(b)
-                if b._op is not None:
-                    if reset:
-                        b.grad = 0.0
-                elif leaves is not None:
-                    leaves.append(b)
-            b._n += 1
+                if reset:
+                    b.grad = 0.0
+            b._n = n + 1
 
 
 def _reverse_order(root: Value) -> Iterator[Value]:
     """Yield root's graph outputs-first: a node comes once all its consumers came."""
-    _count_consumers(root, None, reset=False)
+    _count_consumers(root, reset=False)
     ready = [root]
     try:
         while ready:
@@ -558,17 +554,10 @@ def _reset_counts(root: Value) -> None:
                     stack.append(p)
 
 
-def _backprop(root: Value, seed: Any, create_graph: bool, leaves: Optional[list]) -> None:
-    """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input.
-
-    Given a ``leaves`` list, pass 1 fills it with the leaves it reaches and their grads
-    are zeroed first; the list then holds ``(leaf, old_grad)`` pairs for the caller to
-    restore (see ``functional.gradients``)."""
-    _count_consumers(root, leaves)
-    if leaves is not None:
-        leaves[:] = [(leaf, leaf.grad) for leaf in leaves]
-        for leaf, _ in leaves:
-            leaf.grad = 0.0
+def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
+    """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input; a
+    node is visited once all its consumers in the graph have sent their share."""
+    _count_consumers(root)
     if root._op is None:
         root.grad = root.grad + seed
         return
@@ -607,7 +596,7 @@ def _backprop(root: Value, seed: Any, create_graph: bool, leaves: Optional[list]
                 b.grad += gb
                 n = b._n - 1
                 b._n = n
-                if n == 0:
+                if n == 0 and b._op is not None:
                     push(b)
             else:
                 da = op.derivs[0]
@@ -617,7 +606,7 @@ def _backprop(root: Value, seed: Any, create_graph: bool, leaves: Optional[list]
                 a.grad += ga
             n = a._n - 1
             a._n = n
-            if n == 0:
+            if n == 0 and a._op is not None:
                 push(a)
     except (ArithmeticError, ValueError, TypeError) as e:
         _reset_counts(root)
@@ -650,8 +639,9 @@ def _backprop_graph(root: Value, seed: Any) -> None:
             for i, p in enumerate(inputs):
                 local = op.local(i, v._a, v._b, v)
                 p.grad = p.grad + (g if local == 1.0 else g * local)
+            for p in reversed(inputs):  # the float pass's order: first input popped first
                 p._n -= 1
-                if p._n == 0:
+                if p._n == 0 and p._op is not None:
                     ready.append(p)
     except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward
         _reset_counts(root)
