@@ -20,7 +20,7 @@ the sum over all paths from the output of the products of local derivatives.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .ops import Op
 from .value import Value, topological_order

@@ -22,13 +22,13 @@ import json
 import math
 import os
 import random
-import tempfile
 from numbers import Real
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from autodiff import Value, affine
+from autodiff.files import atomic_write
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS"]
 
@@ -305,20 +305,7 @@ class MLP(Module):
             if not math.isfinite(p.data):
                 raise ValueError(f"save {path}: parameter {name} is {p.data!r}; "
                                  "a model with NaN or inf parameters is not saved")
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, allow_nan=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, lambda f: json.dump(doc, f, allow_nan=False))
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "MLP":

@@ -1,11 +1,8 @@
 """The ``gradwire`` command line, run in-process through ``main([...])`` (and once through
 the installed console script)."""
 import html
-import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

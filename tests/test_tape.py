@@ -1,7 +1,6 @@
 """The compiled tape against the eager engine: every op of the table (inputs and
 captured parameters, both buffers), a whole MLP, compiled training, tracing limits,
 control-flow refusal, check mode, multiple outputs, and the errors."""
-import math
 import sys
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 import autodiff
-from autodiff import Tape, TapeMismatchError, Value, compile, ops
+from autodiff import TapeMismatchError, Value, compile, ops
 from autodiff.value import STATE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))

@@ -23,6 +23,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from autodiff import Value
+from autodiff.files import atomic_write
 
 __all__ = ["main", "sigmoid_circuit", "CLIError"]
 
@@ -270,10 +271,11 @@ def _plot_boundary(model, X, y, history, path: str, title: str = "") -> None:
     ax1.set_title(title)
     plot_history(history, ax=ax2)
     fig.tight_layout()
-    tmp = path + ".tmp" + os.path.splitext(path)[1]
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt), binary=True)
+    finally:
+        plt.close(fig)
 
 
 # --- demo ----------------------------------------------------------------------------------

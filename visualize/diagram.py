@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import graphviz
 
 from autodiff import Value, topological_order
 from autodiff.explain import fmt
+from autodiff.files import atomic_write
 
 __all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "GREEN", "RED",
            "escape", "value_svg", "DEFAULT_MAX_NODES"]
@@ -239,18 +239,7 @@ def render(graph: Any, path: str, **draw_kwargs: Any) -> str:
         data = graph.pipe(format=ext)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFound(INSTALL_HELP) from None
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradwire-", suffix="." + ext)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return str(path)
+    return atomic_write(path, lambda f: f.write(data), binary=True)
 
 
 def value_svg(v: Value, max_nodes: int = 40) -> Optional[str]:

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from typing import Any, Dict, List
 
 from autodiff import Value, backward_steps, chain_rule, forward_steps
 from autodiff.explain import node_names
+from autodiff.files import atomic_write
 
 from .diagram import draw
 
@@ -101,18 +100,7 @@ class Stepper:
     def save(self, path: str) -> str:
         """Write the page to ``path`` (atomically); returns the path."""
         page = self.html()
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradwire-", suffix=".html")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(page)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return str(path)
+        return atomic_write(path, lambda f: f.write(page))
 
     def _repr_html_(self) -> str:
         # An iframe keeps each stepper's ids and keyboard handler to itself in a notebook.
