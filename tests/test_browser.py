@@ -8,7 +8,7 @@ import struct
 import pytest
 from playwright.sync_api import sync_playwright
 
-from autodiff import Value
+from autodiff.examples import sigmoid_circuit
 from visualize import stepper
 
 CHROMIUM = "/usr/bin/chromium"
@@ -16,19 +16,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def sigmoid_circuit():
-    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
-    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
-    w2 = Value(-3.0, "w2")
-    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
-    f.label = "f"
-    return f
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     path = tmp_path_factory.mktemp("stepper") / "steps.html"
-    stepper(sigmoid_circuit()).save(str(path))
+    stepper(sigmoid_circuit()[0]).save(str(path))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1300, "height": 650})

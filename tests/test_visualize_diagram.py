@@ -10,16 +10,10 @@ import pytest
 
 import visualize
 from autodiff import Value
+from autodiff.examples import sigmoid_circuit
 from visualize.diagram import GraphTooLarge, GraphvizNotFound, draw, render, value_svg
 
 
-def sigmoid_circuit():
-    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
-    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
-    w2 = Value(-3.0, "w2")
-    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
-    f.label = "f"
-    return f, [w0, x0, w1, x1, w2]
 
 
 def svg_texts(svg):

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from autodiff import Value
 from autodiff.files import atomic_write
+from autodiff.examples import sigmoid_circuit
 
 __all__ = ["main", "sigmoid_circuit", "CLIError"]
 
@@ -44,14 +45,6 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(f"{message} (see '{self.prog} --help')")
 
 
-def sigmoid_circuit():
-    """The lecture's circuit f(w, x) = 1/(1+exp(-(w0*x0 + w1*x1 + w2))), values from the slides."""
-    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
-    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
-    w2 = Value(-3.0, "w2")
-    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
-    f.label = "f"
-    return f, [w0, x0, w1, x1, w2]
 
 
 # --- shared helpers ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Dict
 
-from autodiff import Value
+from autodiff.examples import sigmoid_circuit
 
 from .diagram import render
 from .network import draw_network
@@ -17,14 +17,6 @@ from .steps import stepper
 __all__ = ["write_demo", "sigmoid_circuit"]
 
 
-def sigmoid_circuit():
-    """The lecture's f(w, x) = 1/(1+exp(-(w0*x0 + w1*x1 + w2))) with the slides' values."""
-    w0, x0 = Value(2.0, "w0"), Value(-1.0, "x0")
-    w1, x1 = Value(-3.0, "w1"), Value(-2.0, "x1")
-    w2 = Value(-3.0, "w2")
-    f = 1 / (1 + (-(w0 * x0 + w1 * x1 + w2)).exp())
-    f.label = "f"
-    return f, [w0, x0, w1, x1, w2]
 
 
 def write_demo(out_dir: str = "out") -> Dict[str, str]:
