@@ -592,8 +592,13 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
                     gb = g * db(x, y, out)
                 if anomaly:
                     _check_grad(v, ga, gb)
-                a.grad += ga
-                b.grad += gb
+                # A zero contribution changes nothing (but a -0.0's sign): skipping it
+                # keeps the shared 0.0 in place of a new float per node, which the GC
+                # would otherwise walk (most nodes of a ReLU/hinge graph get zero).
+                if ga:
+                    a.grad += ga
+                if gb:
+                    b.grad += gb
                 n = b._n - 1
                 b._n = n
                 if n == 0 and b._op is not None:
@@ -603,7 +608,8 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
                 ga = g * (da if type(da) is float else da(a.data, v._b, v.data))
                 if anomaly:
                     _check_grad(v, ga, None)
-                a.grad += ga
+                if ga:
+                    a.grad += ga
             n = a._n - 1
             a._n = n
             if n == 0 and a._op is not None:

@@ -75,8 +75,8 @@ def layer_activations(model: Any, x: Sequence[float]) -> List[List[float]]:
     return out
 
 
-_NP_ACT = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "linear": lambda z: z,
-           "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))}
+def _np_act(name: str, Z: np.ndarray) -> np.ndarray:
+    return Z if name == "linear" else ops.get(name).vforward(Z)  # the op table's forward
 
 
 def forward_numpy(model: Any, X: Any) -> np.ndarray:
@@ -87,7 +87,7 @@ def forward_numpy(model: Any, X: Any) -> np.ndarray:
         b = np.array([n.b.data for n in layer.neurons])
         Z = A @ W.T + b
         acts = [_activation(n) for n in layer.neurons]
-        A = np.column_stack([_NP_ACT[a](Z[:, j]) for j, a in enumerate(acts)])
+        A = np.column_stack([_np_act(a, Z[:, j]) for j, a in enumerate(acts)])
     return A
 
 
