@@ -1,18 +1,27 @@
 """Engine benchmarks: micrograd's demo step built from `Value` ops alone (our Value against
-micrograd's Value, same arithmetic, same run, default GC), bytes per recorded node
-(tracemalloc over a 100,000-node graph) and GC-tracked objects per node."""
+micrograd's Value, same arithmetic, same run, default GC, each engine in a fresh
+interpreter), bytes per recorded node (tracemalloc over a 100,000-node graph) and
+GC-tracked objects per node."""
 from __future__ import annotations
 
 import gc
 import tracemalloc
 
+from common import run_fresh
+
+_STEPS = """
+import json
 from common import demo_data, demo_step, time_steps, value_mlp
+from {module} import Value as V
+X, y = demo_data()
+model, params = value_mlp(V, [2, 16, 16, 1])
+print(json.dumps({{"s": time_steps(lambda k: demo_step(V, model, params, X, y, k), {n})}}))
+"""
 
 
-def _step_time(V, n: int) -> float:
-    X, y = demo_data()
-    model, params = value_mlp(V, [2, 16, 16, 1])
-    return time_steps(lambda k: demo_step(V, model, params, X, y, k), n)
+def _step_time(module: str, n: int) -> float:
+    """Mean seconds per demo step over n steps, in a fresh interpreter."""
+    return run_fresh(_STEPS.format(module=module, n=n))["s"]
 
 
 def _chain(V, n: int):
@@ -53,12 +62,13 @@ def run(quick: bool = False) -> list:
     from autodiff import Value
     from micrograd.engine import Value as MgValue
 
-    ours = _step_time(Value, 5 if quick else 30)
-    theirs = _step_time(MgValue, 2 if quick else 5)
+    ours = _step_time("autodiff", 10 if quick else 100)
+    theirs = _step_time("micrograd.engine", 3 if quick else 10)
     return [
         {"bench": "demo step, Value ops only (s/step)", "ours": ours,
          "peers": {"micrograd": theirs}, "lower_is_better": True,
-         "note": "MLP 2-16-16-1, 100 moons, hinge + 1e-4 L2, ~65k nodes; default GC"},
+         "note": "MLP 2-16-16-1, 100 moons, hinge + 1e-4 L2, ~65k nodes; default GC; "
+                 f"mean of {10 if quick else 100} steps (micrograd {3 if quick else 10})"},
         {"bench": "bytes per recorded node", "ours": _bytes_per_node(Value),
          "peers": {"micrograd": _bytes_per_node(MgValue)}, "lower_is_better": True,
          "note": "tracemalloc over a 100,000-node graph"},

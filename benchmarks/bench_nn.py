@@ -14,11 +14,9 @@ is not installed), and so is the initialisation (``random.seed(1337)``).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from common import run_fresh
 
 # The notebook's code; only the imports differ between the two engines.
 _DEMO = '''
@@ -81,10 +79,8 @@ def _worker(engine: str, steps: int) -> dict:
 
 
 def _run_fresh(engine: str, steps: int) -> dict:
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", engine,
-                          str(steps)], capture_output=True, text=True, cwd=ROOT, check=True,
-                         env={**os.environ, "PYTHONPATH": ROOT})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_fresh(f"from bench_nn import _worker; import json; "
+                     f"print(json.dumps(_worker({engine!r}, {steps})))")
 
 
 def run(quick: bool = False) -> list:

@@ -5,7 +5,11 @@ it (on, automatic) and keeps the previous step's graph alive while the next one 
 as the demo notebook does."""
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 from typing import Any, Callable, List, Sequence, Tuple
 
@@ -66,3 +70,15 @@ def time_steps(step: Callable[[int], Any], n: int) -> float:
     for k in range(1, n + 1):
         keep = step(k)  # noqa: F841  (the old graph dies only when this one replaces it)
     return (time.perf_counter() - t0) / n
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_fresh(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter (so no engine inherits another's heap or GC
+    state) and return the JSON object its last output line prints."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "benchmarks")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
