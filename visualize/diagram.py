@@ -152,6 +152,15 @@ def _grad_cell(g: float, precision: int) -> str:
     return f'<font color="{RED}">{fmt(g, precision)}</font>'
 
 
+def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
+    """Node ``g{k}``: the small circle of v's gate, labelled as the op table says."""
+    attrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": "0.4",
+             "height": "0.4", "fixedsize": "true", **extra}
+    if ids:
+        attrs["id"] = f"gate-n{k}"
+    d.node(f"g{k}", **attrs)
+
+
 def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
                   grads: Any, precision: int, ids: bool) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
@@ -178,11 +187,7 @@ def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, 
             attrs["id"] = f"wire-{name}"
         d.node(name, **attrs)
         if not v.is_leaf:
-            gattrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": "0.4",
-                      "height": "0.4", "fixedsize": "true", "fontsize": "11" if len(v.gate) < 4 else "9"}
-            if ids:
-                gattrs["id"] = f"gate-{name}"
-            d.node(f"g{k}", **gattrs)
+            _gate(d, k, v, ids, fontsize="11" if len(v.gate) < 4 else "9")
             for p in v.parents:
                 d.edge(f"n{index[id(p)]}:wire:e", f"g{k}")
             d.edge(f"g{k}", f"{name}:wire:w", arrowhead="none")
@@ -205,11 +210,7 @@ def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, i
             attrs["id"] = f"wire-{name}"
         d.node(name, **attrs)
         if not v.is_leaf:
-            gattrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": "0.4",
-                      "height": "0.4", "fixedsize": "true"}
-            if ids:
-                gattrs["id"] = f"gate-{name}"
-            d.node(f"g{k}", **gattrs)
+            _gate(d, k, v, ids)
             for p in v.parents:
                 d.edge(f"n{index[id(p)]}", f"g{k}")
             d.edge(f"g{k}", name)
