@@ -188,6 +188,7 @@ def test_value_shows_inline_in_jupyter():
     for _ in range(50):
         big = big + 1
     assert big._repr_svg_() is None  # too big: the text repr is shown
+    assert Value(2.0, "x")._repr_svg_() is None  # a leaf reads better as text
 
 
 def test_autodiff_does_not_import_graphviz():

@@ -244,7 +244,10 @@ def render(graph: Any, path: str, **draw_kwargs: Any) -> str:
 
 
 def value_svg(v: Value, max_nodes: int = 40) -> Optional[str]:
-    """SVG of a Value's graph for Jupyter (record style), or None if too big or no ``dot``."""
+    """SVG of a Value's graph for Jupyter (record style), or None (so the text repr
+    shows) for a leaf, a graph past ``max_nodes``, or no ``dot``."""
+    if v.is_leaf:
+        return None
     try:
         return draw(v, style="record", max_nodes=max_nodes).pipe(format="svg", encoding="utf-8")
     except (GraphTooLarge, GraphvizNotFound):
