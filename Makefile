@@ -7,7 +7,7 @@ OUT    := out
 # Root installs system packages directly; anyone else through sudo when there is one.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: demo test bench setup setup-test system-graphviz system-chromium clean
+.PHONY: demo test bench lab setup setup-test system-graphviz system-chromium clean
 
 demo: setup system-graphviz
 	$(VENV)/bin/gradwire demo --out $(OUT)
@@ -17,6 +17,11 @@ test: setup-test system-graphviz system-chromium
 
 bench: setup-test
 	$(PY) benchmarks/run.py
+
+# The notebooks in JupyterLab (installs jupyterlab into the venv the first time).
+lab: setup system-graphviz
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PIP) install -q -e '.[lab]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
