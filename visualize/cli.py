@@ -336,17 +336,22 @@ def _parser() -> argparse.ArgumentParser:
         "chain-rule step, train a tiny MLP."))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    set_help = ("give each variable its value: --set w0=2 x0=-1 (every name the "
-                "expression uses needs one; setting a name it does not use is an error)")
-    expr_help = (f"formula using numbers, names, + - * / **, parentheses and "
-                 f"exp log sqrt tanh sigmoid relu abs sin cos, e.g. \"{SIGMOID_EXPR}\"")
+    from autodiff import ops
+
+    def formula_args(p: argparse.ArgumentParser) -> None:
+        """The formula and its --set values, shared by render and explain."""
+        p.add_argument("expr", metavar="EXPR", help=(
+            "formula using numbers, names, + - * / **, parentheses and "
+            f"{' '.join(op.name for op in ops.UNARY)}, e.g. \"{SIGMOID_EXPR}\""))
+        p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                       help="give each variable its value: --set w0=2 x0=-1 (every name "
+                            "the expression uses needs one; setting a name it does not "
+                            "use is an error)")
 
     p = sub.add_parser("render", help="draw a formula's graph with values and gradients",
                        description="Evaluate a formula, run backward, print each input's "
                                    "gradient and draw the graph.")
-    p.add_argument("expr", metavar="EXPR", help=expr_help)
-    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
-                   help=set_help)
+    formula_args(p)
     p.add_argument("-o", "--output", metavar="FILE",
                    help=f"diagram file ({', '.join('.' + f for f in DIAGRAM_FORMATS)}); "
                         f"parent folders are created")
@@ -360,9 +365,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="print the forward and backward steps",
                        description="Print each forward step and each backward step with "
                                    "its local derivative and chain-rule product.")
-    p.add_argument("expr", metavar="EXPR", help=expr_help)
-    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
-                   help=set_help)
+    formula_args(p)
     p.add_argument("--precision", type=int, choices=range(0, 9), default=2, metavar="N",
                    help="digits after the point (0-8, default 2, as in the lecture)")
     p.set_defaults(func=cmd_explain)
