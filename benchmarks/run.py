@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     for name in mods:
         rows = importlib.import_module(name).run(quick=args.quick)
         for r in rows:
+            if not r["peers"]:  # nothing to compare with: our figure alone
+                print(f"{r['bench'][:48]:48} {_fmt(r['ours'], r['bench'])}")
             first = True
             for peer, val in r["peers"].items():
                 ratio = val / r["ours"] if r["ours"] else float("inf")
