@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 __all__ = ["Op", "BINARY", "FOLDED", "UNARY", "ALL", "get", "fmt_number",
-           "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
+           "OTHER_OPERAND", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
 
 
 def fmt_number(c: float) -> str:
@@ -93,6 +93,13 @@ def _relu(x: float) -> float:
 
 def _relu_array(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0.0, x, 0.0)
+
+
+def _relu_local(x: Any, y: Any, out: Any) -> Any:
+    """relu's local derivative, step(x); floats first, as backward calls it per node."""
+    if type(x) is float:
+        return 1.0 if x > 0.0 else 0.0
+    return step(x)
 
 
 def _pow(x: float, y: float) -> float:
@@ -184,6 +191,12 @@ def _x(x, y, out):
     return x
 
 
+# A product's local derivative is its other operand: d(x*y)/dx = y, d(x*y)/dy = x, and
+# d(x*c)/dx = c.  Entries say so with ``(_y, _x)`` or ``(_y,)``, and the engine's backward
+# reads the operand directly when it sees this function, instead of calling it.
+OTHER_OPERAND = _y
+
+
 # --- folded: a Value and a number c, one gate as in the slides ------------------------
 
 ADD_C = Op("add_const", "+{c}", "folded", operator.add, (1.0,), ("1",), "x + c",
@@ -237,7 +250,7 @@ TANH = Op("tanh", "tanh", "unary", math.tanh, (lambda x, y, out: 1.0 - out * out
 SIGMOID = Op("sigmoid", "σ", "unary", _sigmoid,
              (lambda x, y, out: out * (1.0 - out),), ("σ(x)*(1-σ(x))",),
              "logistic sigmoid 1/(1+e^-x)", vforward=_sigmoid_array)
-RELU = Op("relu", "relu", "unary", _relu, (lambda x, y, out: step(x),),
+RELU = Op("relu", "relu", "unary", _relu, (_relu_local,),
           ("1 if x>0 else 0",), "max(0, x)", vforward=_relu_array)
 ABS = Op("abs", "abs", "unary", abs, (lambda x, y, out: sign(x),), ("sign(x)",), "|x|",
          dunder="__abs__")

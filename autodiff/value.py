@@ -493,38 +493,50 @@ def topological_order(root: Value) -> list:
     return order
 
 
-def _count_consumers(root: Value, reset: bool = True) -> None:
-    """Pass 1 of Kahn's algorithm: ``_n`` of each node = how many of its consumers lie in
-    root's graph; with ``reset`` the gradient of every intermediate node is zeroed on the
-    way (leaves keep theirs: they accumulate).  Leaves are counted but never stacked."""
+def _count_consumers(root: Value) -> None:
+    """Pass 1 of Kahn's algorithm, for ``topological_order``: ``_n`` of every node (leaves
+    too) = how many of its consumers lie in root's graph."""
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if v._op is None:
+            continue
+        for p in ((v._a, v._b) if v._op.binary else (v._a,)):
+            if p._n == 0:
+                stack.append(p)
+            p._n += 1
+
+
+def _count_pending(root: Value) -> None:
+    """Pass 1 of backward: ``_n`` of each intermediate node of root's graph = how many of
+    its consumers in the graph will send it a gradient, and its ``grad`` zeroed (it holds
+    this pass's gradient only).  Leaves are neither stacked nor counted: they accumulate
+    and have no inputs to pass anything on to.  ``root`` must not be a leaf."""
     stack = [root]
     pop = stack.pop
     push = stack.append
     while stack:
         v = pop()
-        op = v._op
-        if op is None:
-            continue
         a = v._a
-        n = a._n
-        if n == 0 and a._op is not None:
-            push(a)
-            if reset:
+        if a._op is not None:
+            n = a._n
+            if n == 0:
+                push(a)
                 a.grad = 0.0
-        a._n = n + 1
-        if op.binary:
+            a._n = n + 1
+        if v._op.binary:
             b = v._b
-            n = b._n
-            if n == 0 and b._op is not None:
-                push(b)
-                if reset:
+            if b._op is not None:
+                n = b._n
+                if n == 0:
+                    push(b)
                     b.grad = 0.0
-            b._n = n + 1
+                b._n = n + 1
 
 
 def _reverse_order(root: Value) -> Iterator[Value]:
     """Yield root's graph outputs-first: a node comes once all its consumers came."""
-    _count_consumers(root, reset=False)
+    _count_consumers(root)
     ready = [root]
     try:
         while ready:
@@ -557,10 +569,10 @@ def _reset_counts(root: Value) -> None:
 def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
     """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input; a
     node is visited once all its consumers in the graph have sent their share."""
-    _count_consumers(root)
     if root._op is None:
         root.grad = root.grad + seed
         return
+    _count_pending(root)
     if create_graph:
         _backprop_graph(root, seed)
         return
@@ -570,20 +582,26 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
     pop = ready.pop
     push = ready.append
     v = root
+    # Three things keep this loop lean, none changes a result bit: a local derivative
+    # that is the other operand (``mul``: the table's ``_y``/``_x``) is read straight
+    # from it; a derivative of 1.0 passes the upstream float on as it is (``g * 1.0 ==
+    # g``); and a node's first nonzero contribution is stored, not added to 0.0.  So
+    # a chain of ``+`` nodes shares one gradient float and makes no new ones.
     try:
         while ready:
             v = pop()
             op = v._op
-            if op is None:
-                continue
             g = v.grad
             a = v._a
             if op.binary:
                 b = v._b
                 da, db = op.derivs
-                if type(da) is float:  # constant local derivatives: +, -
-                    ga = g * da
-                    gb = g * db
+                if da is _OTHER:  # mul: d/dx = y, d/dy = x
+                    ga = g * b.data
+                    gb = g * a.data
+                elif type(da) is float:  # +, -
+                    ga = g if da == 1.0 else g * da
+                    gb = g if db == 1.0 else g * db
                 else:
                     x = a.data
                     y = b.data
@@ -595,25 +613,42 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
                 # A zero contribution changes nothing (but a -0.0's sign): skipping it
                 # keeps the shared 0.0 in place of a new float per node, which the GC
                 # would otherwise walk (most nodes of a ReLU/hinge graph get zero).
-                if ga:
-                    a.grad += ga
-                if gb:
-                    b.grad += gb
-                n = b._n - 1
-                b._n = n
-                if n == 0 and b._op is not None:
-                    push(b)
+                if b._op is None:
+                    if gb:
+                        b.grad += gb  # a leaf accumulates, across passes too
+                else:
+                    if gb:
+                        if b.grad:
+                            b.grad += gb
+                        else:
+                            b.grad = gb
+                    n = b._n - 1
+                    b._n = n
+                    if n == 0:
+                        push(b)
             else:
                 da = op.derivs[0]
-                ga = g * (da if type(da) is float else da(a.data, v._b, v.data))
+                if type(da) is float:  # +c, -c, c-x
+                    ga = g if da == 1.0 else g * da
+                elif da is _OTHER:  # *c: the constant
+                    ga = g * v._b
+                else:
+                    ga = g * da(a.data, v._b, v.data)
                 if anomaly:
                     _check_grad(v, ga, None)
+            if a._op is None:
                 if ga:
                     a.grad += ga
-            n = a._n - 1
-            a._n = n
-            if n == 0 and a._op is not None:
-                push(a)
+            else:
+                if ga:
+                    if a.grad:
+                        a.grad += ga
+                    else:
+                        a.grad = ga
+                n = a._n - 1
+                a._n = n
+                if n == 0:
+                    push(a)
     except (ArithmeticError, ValueError, TypeError) as e:
         _reset_counts(root)
         if isinstance(e, FloatingPointError):
@@ -622,6 +657,9 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
     except BaseException:  # KeyboardInterrupt: leave no stale counts for the next pass
         _reset_counts(root)
         raise
+
+
+_OTHER = ops.OTHER_OPERAND
 
 
 def _backprop_graph(root: Value, seed: Any) -> None:
@@ -646,9 +684,10 @@ def _backprop_graph(root: Value, seed: Any) -> None:
                 local = op.local(i, v._a, v._b, v)
                 p.grad = p.grad + (g if local == 1.0 else g * local)
             for p in reversed(inputs):  # the float pass's order: first input popped first
-                p._n -= 1
-                if p._n == 0 and p._op is not None:
-                    ready.append(p)
+                if p._op is not None:  # leaves are not counted
+                    p._n -= 1
+                    if p._n == 0:
+                        ready.append(p)
     except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward
         _reset_counts(root)
         raise FloatingPointError(

@@ -75,6 +75,17 @@ def test_every_op_has_exactly_one_row():
     assert not set(ROWS) - set(names), "rows for ops the table no longer has"
 
 
+def test_other_operand_marks_only_products():
+    """Backward reads the other operand instead of calling ``OTHER_OPERAND``; that is only
+    right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c."""
+    marked = [op for op in ops.ALL if op.derivs[0] is ops.OTHER_OPERAND]
+    assert {op.name for op in marked} == {"mul", "mul_const"}
+    for op in marked:
+        x, y = 1.5, -2.25
+        assert [op.local(i, x, y, op.forward(x, y)) for i in range(len(op.derivs))] == \
+            ([y, x] if op.binary else [y])
+
+
 def points(op):
     """N_POINTS input tuples in the op's domain, seeded by its name."""
     rnd = random.Random(op.name)
