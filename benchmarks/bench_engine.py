@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from common import run_fresh
+from common import paired_rounds, run_fresh
 
 _STEPS = """
 import json
@@ -62,13 +62,16 @@ def run(quick: bool = False) -> list:
     from autodiff import Value
     from micrograd.engine import Value as MgValue
 
-    ours = _step_time("autodiff", 10 if quick else 100)
-    theirs = _step_time("micrograd.engine", 3 if quick else 10)
+    n_ours, n_mg, rounds = (10, 2, 1) if quick else (40, 4, 3)
+    ours, theirs, ratios = paired_rounds(lambda: _step_time("autodiff", n_ours),
+                                         lambda: _step_time("micrograd.engine", n_mg), rounds)
     return [
         {"bench": "demo step, Value ops only (s/step)", "ours": ours,
          "peers": {"micrograd": theirs}, "lower_is_better": True,
          "note": "MLP 2-16-16-1, 100 moons, hinge + 1e-4 L2, ~65k nodes; default GC; "
-                 f"mean of {10 if quick else 100} steps (micrograd {3 if quick else 10})"},
+                 f"{rounds} alternating rounds of {n_ours} steps (micrograd {n_mg}), each "
+                 f"in a fresh interpreter, medians; ratio per round "
+                 + ", ".join(f"{r:.1f}x" for r in ratios)},
         {"bench": "bytes per recorded node", "ours": _bytes_per_node(Value),
          "peers": {"micrograd": _bytes_per_node(MgValue)}, "lower_is_better": True,
          "note": "tracemalloc over a 100,000-node graph"},

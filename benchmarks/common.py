@@ -75,6 +75,25 @@ def time_steps(step: Callable[[int], Any], n: int) -> float:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def paired_rounds(ours: Callable[[], float], peer: Callable[[], float],
+                  rounds: int) -> Tuple[float, float, List[float]]:
+    """Time ``ours`` and ``peer`` alternately, ``rounds`` times each, so that a machine
+    that speeds up or slows down over the run weighs on both alike.  Returns the median
+    of each one's figures and the ratio peer/ours of every round."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(ours())
+        b.append(peer())
+    ratios = [y / x for x, y in zip(a, b)]
+    return _median(a), _median(b), ratios
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
 def run_fresh(code: str) -> dict:
     """Run ``code`` in a fresh interpreter (so no engine inherits another's heap or GC
     state) and return the JSON object its last output line prints."""
