@@ -92,8 +92,12 @@ def _random_graph(rng):
     nodes = list(leaves)
     for _ in range(rng.randint(5, 40)):
         a, b = rng.choice(nodes), rng.choice(nodes)
-        k = rng.randrange(9)
-        if k == 0:
+        k = rng.randrange(11)
+        if k == 9:  # zero local derivatives: backward skips zero contributions
+            v = a.relu()
+        elif k == 10:
+            v = a - 1
+        elif k == 0:
             v = a + b
         elif k == 1:
             v = a * b
