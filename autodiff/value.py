@@ -568,6 +568,9 @@ def _reset_counts(root: Value) -> None:
                     stack.append(p)
 
 
+_OTHER = ops.OTHER_OPERAND  # a product's local derivative: backward reads the operand
+
+
 def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
     """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input; a
     node is visited once all its consumers in the graph have sent their share."""
@@ -665,9 +668,6 @@ def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
     except BaseException:  # KeyboardInterrupt: leave no stale counts for the next pass
         _reset_counts(root)
         raise
-
-
-_OTHER = ops.OTHER_OPERAND
 
 
 def _backprop_graph(root: Value, seed: Any) -> None:

@@ -19,21 +19,7 @@ from typing import Callable, List
 
 import numpy as np
 
-from common import demo_data, demo_step, value_mlp
-
-
-def _best(step: Callable[[int], object], n: int, repeats: int) -> float:
-    """Seconds per call of step(k): the best mean over ``repeats`` blocks of n calls."""
-    step(0)
-    best = float("inf")
-    k = 1
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step(k)
-            k += 1
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+from common import best_time, demo_data, demo_step, value_mlp
 
 
 def _lr(k: int) -> float:
@@ -195,16 +181,16 @@ def run(quick: bool = False) -> List[dict]:
     import torch
     X, y = demo_data()
     n, reps = (100, 3) if quick else (400, 5)
-    ours = _best(compiled_step(X, y)[0], n, reps)
-    floor = _best(numpy_step(X, y)[0], n, reps)
+    ours = best_time(compiled_step(X, y)[0], n, reps)
+    floor = best_time(numpy_step(X, y)[0], n, reps)
     threads = torch.get_num_threads()
-    t_default = _best(torch_step(X, y)[0], n // 2, reps)
+    t_default = best_time(torch_step(X, y)[0], n // 2, reps)
     torch.set_num_threads(1)
     try:
-        t_one = _best(torch_step(X, y)[0], n // 2, reps)
+        t_one = best_time(torch_step(X, y)[0], n // 2, reps)
     finally:
         torch.set_num_threads(threads)
-    mg = _best(micrograd_step(X, y)[0], 1 if quick else 3, 2)
+    mg = best_time(micrograd_step(X, y)[0], 1 if quick else 3, 2)
     agree = _agree(X, y)
     (mlp_nodes, mlp_s, mlp_eager), (ch_nodes, ch_levels, ch_s, ch_eager) = _trace_times()
     best_torch = min(t_default, t_one)

@@ -3,16 +3,7 @@ edge) to SVG with Graphviz, and the slides' sigmoid circuit with values and grad
 There is no peer that draws these; the figure stands beside the bound the issue set."""
 from __future__ import annotations
 
-import time
-
-
-def _best(fn, reps: int) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from common import best_time
 
 
 def run(quick: bool = False) -> list:
@@ -23,10 +14,11 @@ def run(quick: bool = False) -> list:
     model = MLP(2, [16, 16, 1], seed=0)
     x = [0.5, -0.25]
     (1 - model(x)).relu().backward()
-    net = _best(lambda: draw_network(model, x=x).pipe(format="svg"), 2 if quick else 5)
+    reps = 2 if quick else 5
+    net = best_time(lambda k: draw_network(model, x=x).pipe(format="svg"), 1, reps)
     f, _ = sigmoid_circuit()
     f.backward()
-    circ = _best(lambda: draw(f).pipe(format="svg"), 2 if quick else 5)
+    circ = best_time(lambda k: draw(f).pipe(format="svg"), 1, reps)
     return [
         {"bench": "render network 2-16-16-1 to SVG (s)", "ours": net, "peers": {},
          "note": "draw_network + dot, 35 nodes and 304 edges, best of runs; bound 2 s"},

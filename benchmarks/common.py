@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -75,6 +76,20 @@ def time_steps(step: Callable[[int], Any], n: int) -> float:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def best_time(step: Callable[[int], object], n: int, repeats: int) -> float:
+    """Seconds per call of step(k): the best mean over ``repeats`` blocks of n calls."""
+    step(0)
+    best = float("inf")
+    k = 1
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step(k)
+            k += 1
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
 def paired_rounds(ours: Callable[[], float], peer: Callable[[], float],
                   rounds: int) -> Tuple[float, float, List[float]]:
     """Time ``ours`` and ``peer`` alternately, ``rounds`` times each, so that a machine
@@ -85,13 +100,7 @@ def paired_rounds(ours: Callable[[], float], peer: Callable[[], float],
         a.append(ours())
         b.append(peer())
     ratios = [y / x for x, y in zip(a, b)]
-    return _median(a), _median(b), ratios
-
-
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+    return statistics.median(a), statistics.median(b), ratios
 
 
 def run_fresh(code: str) -> dict:
