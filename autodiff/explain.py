@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .ops import Op
-from .value import Value, topological_order
+from .value import Value, local_terms, topological_order
 
 __all__ = ["Step", "forward_steps", "backward_steps", "chain_rule", "ChainRule",
            "node_names", "fmt"]
@@ -53,6 +53,8 @@ def formula(op: Op, const: Optional[float], x: str, y: str = "y") -> str:
         return f"{x} {op.symbol} {y}"
     if op.kind == "unary":
         return f"{op.label()}({x})"
+    if op.nary:
+        return op.label()
     from .ops import fmt_number
     return _FOLDED.get(op.name, "{x} " + op.label(const))\
         .replace("{x}", x).replace("{c}", fmt_number(const))
@@ -73,6 +75,15 @@ def node_names(root: Value) -> Dict[int, str]:
     for k, v in enumerate(topological_order(root)):
         names[id(v)] = v.label or f"n{k}"
     return names
+
+
+def _nary_name(i: int, terms: list) -> str:
+    """``b``, ``w0``, ``x0``, ``w1``... for input ``i`` of a fused node, read off the
+    rules (input w_k's rule is ``x{k}``; the bias's is ``1``)."""
+    rule = terms[i][2]
+    if rule == "1":
+        return "b"
+    return ("w" if rule[0] == "x" else "x") + rule[1:]
 
 
 @dataclass
@@ -131,6 +142,12 @@ def forward_steps(root: Value, precision: int = 2) -> List[Step]:
         op = v._op
         if op is None:
             rule = f"{name} = {fmt(v.data, precision)}"
+        elif op.nary:  # n5 = b + w0*x0 + ... with the numbers
+            terms = [fmt(v._a[0].data, precision)] + [
+                f"{_paren(p.data, precision)}*"
+                f"{_paren(q.data if isinstance(q, Value) else q, precision)}"
+                for p, q in zip(v._a[1:], v._b[1:])]
+            rule = f"{name} = {' + '.join(terms)} = {fmt(v.data, precision)}"
         else:
             xs = [fmt(p.data, precision) for p in v.parents]
             if len(xs) == 2:
@@ -199,13 +216,11 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
                               contributions=tuple(parts), sum_text=sum_text))
             continue
         inputs = v.parents
-        x, y = v._a.data, (v._b.data if op.binary else v._b)
+        terms = local_terms(v)
         locals_, rules, prods, lines = [], [], [], []
-        for i, p in enumerate(inputs):
-            local = op.local(i, x, y, v.data)
+        for i, (p, local, rtext) in enumerate(terms):
             prod = g * local
-            rtext = op.rule(i, v.const)
-            wrt = "x" if i == 0 else "y"
+            wrt = _nary_name(i, terms) if op.nary else ("x" if i == 0 else "y")
             lhs = f"d({formula(op, v.const, 'x', 'y')})/d{wrt} = {rtext}"
             if not _is_number(rtext):
                 lhs += f" = {fmt(local, precision)}"
@@ -214,7 +229,12 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
             locals_.append(local)
             rules.append(rtext)
             prods.append(prod)
-            # the engine adds into a fresh 0.0 for every node: same additions, same order
+        # the engine adds into a fresh 0.0 for every node: same additions, same order (a
+        # fused w·x+b node sends to its inputs last first, so an input it uses three
+        # times gets the same sum bit for bit)
+        order = range(len(terms) - 1, -1, -1) if op.nary else range(len(terms))
+        for i in order:
+            p, prod = terms[i][0], prods[i]
             grads[id(p)] = grads.get(id(p), 0.0) + prod
             contrib.setdefault(id(p), []).append((v, prod))
         rule = " | ".join(lines)
@@ -277,11 +297,11 @@ def chain_rule(root: Value, node: Value, precision: int = 2, max_paths: int = 20
             op = v._op
             if op is None:
                 continue
-            x, y = v._a.data, (v._b.data if op.binary else v._b)
-            for i in reversed(range(len(v.parents))):
-                p = v.parents[i]
+            terms = local_terms(v)
+            for i in reversed(range(len(terms))):
+                p, local, _ = terms[i]
                 if count[id(p)]:
-                    stack.append((p, hops + [(v, i, op.local(i, x, y, v.data))]))
+                    stack.append((p, hops + [(v, i, local)]))
 
     walk(root, [])
     lines = [f"d{out}/d{name} = sum over {n_paths} path{'s' * (n_paths != 1)} "

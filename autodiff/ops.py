@@ -8,9 +8,11 @@ output ``out``; it is written with polymorphic math (``+ - * / **`` and the help
 below) so the same formula runs on floats (ordinary ``backward``) and on Values
 (``create_graph=True``, higher-order gradients).  The engine, the step explainer, the
 diagrams and the compiled tape all read these entries; adding an op is one entry here
-plus its row in the tests.  Ops come in three kinds, grouped below: *binary* (two
+plus its row in the tests.  Ops come in four kinds, grouped below: *binary* (two
 Values), *folded* (a Value and a number, drawn as one gate such as ``+1`` or ``*-1``,
-as in the lecture's sigmoid circuit) and *unary*.
+as in the lecture's sigmoid circuit), *unary*, and one *n-ary* op, ``affine``: a
+neuron's ``z = w·x + b`` as a single gate, which is what keeps an MLP's graph (and the
+garbage collector's work) small.
 
     >>> ADD_C.label(1.0), MUL_C.label(-1.0), RDIV_C.label(1.0)
     ('+1', '*-1', '1/x')
@@ -23,7 +25,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-__all__ = ["Op", "BINARY", "FOLDED", "UNARY", "ALL", "get", "fmt_number",
+__all__ = ["Op", "BINARY", "FOLDED", "UNARY", "NARY", "ALL", "get", "fmt_number",
            "OTHER_OPERAND", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
 
 
@@ -125,9 +127,10 @@ def _log_base(x: Any) -> Any:
 class Op:
     """One operation: name, gate label, forward, local derivatives, and its rule text.
 
-    ``kind`` is ``"binary"``, ``"folded"`` or ``"unary"``.  ``derivs`` holds one local
-    derivative per differentiable input (two for binary ops, one otherwise), each a
-    constant or a function ``d(x, y, out)`` (see :meth:`local`); ``rules``
+    ``kind`` is ``"binary"``, ``"folded"``, ``"unary"`` or ``"nary"``.  ``derivs`` holds one
+    local derivative per differentiable input (two for binary ops, one otherwise), each a
+    constant or a function ``d(x, y, out)`` (see :meth:`local`); an n-ary op is a sum over
+    pairs ``(w_i, x_i)`` and its two derivatives are those of one pair's term.  ``rules``
     the same derivatives as text, for the explainer, e.g. ``"-1/x^2"``.  ``domain`` says
     in words where the forward is defined, for error messages.  ``vforward`` is the
     forward on numpy arrays (the compiled tape's replay); the derivative functions
@@ -138,7 +141,7 @@ class Op:
     """
 
     __slots__ = ("name", "_label", "kind", "forward", "vforward", "derivs", "rules",
-                 "domain", "binary", "doc", "symbol", "dunder", "number_op")
+                 "domain", "binary", "nary", "doc", "symbol", "dunder", "number_op")
 
     def __init__(self, name: str, label: str, kind: str, forward: Callable[..., float],
                  derivs: tuple, rules: tuple, doc: str, domain: str = "",
@@ -157,6 +160,7 @@ class Op:
         self.doc = doc
         self.domain = domain
         self.binary = kind == "binary"
+        self.nary = kind == "nary"
         self.symbol = symbol  # infix symbol for formulas ("+", "*", ...), "" for calls
         # The Python operator this op implements on Value ("__add__", "__rsub__"), and
         # for a binary op, its folded twin used when the other operand is a number.
@@ -174,9 +178,13 @@ class Op:
         d = self.derivs[i]
         return d if type(d) is float else d(x, y, out)
 
-    def rule(self, i: int = 0, const: Optional[float] = None) -> str:
-        """Local derivative of input ``i`` as text, constant substituted."""
+    def rule(self, i: int = 0, const: Optional[float] = None,
+             term: Optional[int] = None) -> str:
+        """Local derivative of input ``i`` as text, constant substituted; for an n-ary
+        op, ``term`` numbers the pair: ``AFFINE.rule(0, term=3) -> 'x3'``."""
         r = self.rules[i]
+        if "{i}" in r:
+            r = r.replace("{i}", "" if term is None else str(term))
         return r.replace("{c}", fmt_number(const)) if "{c}" in r else r
 
     def __repr__(self) -> str:
@@ -195,6 +203,16 @@ def _x(x, y, out):
 # d(x*c)/dx = c.  Entries say so with ``(_y, _x)`` or ``(_y,)``, and the engine's backward
 # reads the operand directly when it sees this function, instead of calling it.
 OTHER_OPERAND = _y
+
+
+def _dot(ws: Any, xs: Any) -> Any:
+    """``ws[0]*xs[0] + ws[1]*xs[1] + ...`` added left to right.  A neuron stores
+    ``(b, w0, w1, ...)`` and ``(1, x0, x1, ...)``; since ``b * 1.0 == b``, this is
+    ``((b + w0*x0) + w1*x1) + ...``, the very floats ``sum((wi*xi ...), b)`` gives."""
+    z = ws[0] * xs[0]
+    for i in range(1, len(ws)):
+        z = z + ws[i] * xs[i]
+    return z
 
 
 # --- folded: a Value and a number c, one gate as in the slides ------------------------
@@ -259,10 +277,19 @@ SIN = Op("sin", "sin", "unary", math.sin, (lambda x, y, out: cos(x),), ("cos(x)"
 COS = Op("cos", "cos", "unary", math.cos, (lambda x, y, out: -sin(x),), ("-sin(x)",),
          "cosine", domain="x finite", vforward=np.cos)
 
+# --- n-ary: a neuron's z = w·x + b, one gate ------------------------------------------
+# The node keeps its operands as two tuples, (b, w0, w1, ...) and (1, x0, x1, ...): each
+# term is a product, so each pair's local derivatives are the other operand (d/dw_i =
+# x_i, d/dx_i = w_i, d/db = 1), marked OTHER_OPERAND like mul's.  An x_i may be a number.
+
+AFFINE = Op("affine", "w·x+b", "nary", _dot, (_y, _x), ("x{i}", "w{i}"),
+            "a neuron's z = b + w0*x0 + w1*x1 + ...")
+
 BINARY = (ADD, SUB, MUL, DIV, POW)
 FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)
 UNARY = (EXP, LOG, SQRT, TANH, SIGMOID, RELU, ABS, SIN, COS)
-ALL = BINARY + FOLDED + UNARY
+NARY = (AFFINE,)
+ALL = BINARY + FOLDED + UNARY + NARY
 _BY_NAME = {op.name: op for op in ALL}
 
 

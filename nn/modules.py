@@ -6,8 +6,9 @@ the seed lecture writes it, a :class:`Layer` is a list of neurons fed the same i
 and an :class:`MLP` chains layers with ReLU hidden layers and a linear last layer.  A
 single output comes back as a ``Value``, several as a list.  Beyond micrograd: an
 ``activation`` choice (``relu``, ``tanh``, ``sigmoid``), a ``seed``/``rng`` for
-reproducible initialisation, ``state_dict``, and ``save``/``load`` to a validated JSON
-file written atomically (never pickle).
+reproducible initialisation, a neuron's ``w·x + b`` recorded as one node (``fused``,
+the default; ``fused=False`` records micrograd's gate-per-product graph), ``state_dict``,
+and ``save``/``load`` to a validated JSON file written atomically (never pickle).
 
     >>> import random; random.seed(0)
     >>> model = MLP(2, [4, 1])
@@ -86,6 +87,10 @@ def _check_activation(activation: Any, where: str) -> str:
 
 # --- modules ----------------------------------------------------------------------------
 
+def _gates(fused: bool) -> str:
+    return "" if fused else ", fused=False"
+
+
 class Module:
     """Base of every model part: parameters, ``zero_grad`` and a ``state_dict``."""
 
@@ -136,7 +141,11 @@ class Neuron(Module):
 
     ``nin`` weights drawn from uniform(-1, 1) (from ``rng``, a fresh ``random.Random(seed)``,
     or Python's global ``random`` like micrograd), bias 0.  ``nonlin=False`` makes it
-    linear; otherwise ``activation`` picks σ (relu by default).
+    linear; otherwise ``activation`` picks σ (relu by default).  By default z is one
+    ``w·x+b`` node (:func:`autodiff.affine`): the graph a diagram or the step explainer
+    shows has a node per neuron, and training is several times faster.  ``fused=False``
+    records micrograd's graph instead, a ``*`` and a ``+`` gate per input, to step through
+    a neuron product by product.  The values and gradients are the same floats either way.
 
         >>> n = Neuron(2, activation="sigmoid", seed=1)
         >>> n
@@ -146,7 +155,7 @@ class Neuron(Module):
     """
 
     def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
-                 seed: Optional[int] = None, rng: Rng = None) -> None:
+                 seed: Optional[int] = None, rng: Rng = None, fused: bool = True) -> None:
         nin = _check_size(nin, "Neuron(nin)")
         rng = _make_rng(seed, rng, "Neuron")
         act = _check_activation(activation, "Neuron") if nonlin else "linear"
@@ -154,11 +163,15 @@ class Neuron(Module):
         self.b = Value(0.0)
         self.activation = act
         self.nonlin = act != "linear"
+        self.fused = bool(fused)
 
     def __call__(self, x: Sequence) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
-        z = affine(self.w, x, self.b)  # z = w·x + b, as sum((wi*xi ...), b) records it
+        if self.fused:  # z = w·x + b: one 'w·x+b' node
+            z = affine(self.w, x, self.b)
+        else:  # micrograd's graph: a '*' and a '+' node per input
+            z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         act = self.activation
         if act == "relu":
             return z.relu()
@@ -175,7 +188,7 @@ class Neuron(Module):
         yield "b", self.b
 
     def __repr__(self) -> str:
-        return f"Neuron({len(self.w)}, {self.activation})"
+        return f"Neuron({len(self.w)}, {self.activation}{_gates(self.fused)})"
 
 
 class Layer(Module):
@@ -218,13 +231,16 @@ class Layer(Module):
                 yield f"neurons.{i}.{name}", p
 
     def __repr__(self) -> str:
-        return f"Layer({self.nin} -> {self.nout} {self.activation})"
+        return f"Layer({self.nin} -> {self.nout} {self.activation}" \
+               f"{_gates(self.neurons[0].fused)})"
 
 
 class MLP(Module):
     """A multi-layer perceptron: layers of sizes ``nouts`` on ``nin`` inputs, hidden
     layers with ``activation`` (relu, as micrograd), the last one ``out_activation``
-    (linear, as micrograd).  ``seed``/``rng`` make the initial weights reproducible.
+    (linear, as micrograd).  ``seed``/``rng`` make the initial weights reproducible;
+    ``fused`` goes to every :class:`Neuron` (one ``w·x+b`` node per neuron, or with
+    ``fused=False`` a gate per product and sum, as micrograd records it).
 
         >>> m = MLP(2, [16, 16, 1], seed=0)
         >>> m
@@ -235,7 +251,7 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  out_activation: str = "linear", seed: Optional[int] = None,
-                 rng: Rng = None) -> None:
+                 rng: Rng = None, fused: bool = True) -> None:
         nin = _check_size(nin, "MLP(nin)")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, "
@@ -246,7 +262,7 @@ class MLP(Module):
         rng = _make_rng(seed, rng, "MLP")
         sz = [nin] + nouts
         last = len(nouts) - 1
-        self.layers = [Layer(sz[i], sz[i + 1], rng=rng,
+        self.layers = [Layer(sz[i], sz[i + 1], rng=rng, fused=fused,
                              activation=out_activation if i == last else activation)
                        for i in range(len(nouts))]
 
@@ -273,7 +289,7 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
-        return f"MLP({self.nin} -> [{sizes}])"
+        return f"MLP({self.nin} -> [{sizes}]{_gates(self.layers[0].neurons[0].fused)})"
 
     # --- saving -------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -30,21 +30,56 @@ def test_same_init_outputs_and_gradients_as_micrograd():
     assert [p.grad for p in ours.parameters()] == [p.grad for p in theirs.parameters()]
 
 
-def test_graph_node_for_node_as_the_generator_sum():
-    n = Neuron(3, nonlin=False, seed=1)
+def test_unfused_graph_is_node_for_node_the_generator_sum():
+    n = Neuron(3, nonlin=False, seed=1, fused=False)
     x = [Value(0.5), 2.0, Value(-1.0)]
-    fast = n(x)
+    gates = n(x)
     reference = sum((wi * xi for wi, xi in zip(n.w, x)), n.b)
-    a, b = topological_order(fast), topological_order(reference)
+    a, b = topological_order(gates), topological_order(reference)
     assert [(v.op, v.const, v.data) for v in a] == [(v.op, v.const, v.data) for v in b]
-    # same inputs in the same slots: parameters and inputs are shared leaves
     assert [p for v in a for p in v.parents if p.is_leaf] == \
            [p for v in b for p in v.parents if p.is_leaf]
-    fast.backward()
-    g_fast = [p.grad for p in n.parameters()] + [x[0].grad, x[2].grad]
-    n.zero_grad(); x[0].grad = x[2].grad = 0.0
-    reference.backward()
-    assert g_fast == [p.grad for p in n.parameters()] + [x[0].grad, x[2].grad]
+    assert repr(n) == "Neuron(3, linear, fused=False)"
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "linear"])
+def test_fused_neuron_is_one_node_with_the_same_floats(act):
+    """The default neuron records z = w·x + b as one 'w·x+b' node whose inputs are b and
+    the (w_i, x_i) pairs; its value and every gradient equal the gate-by-gate sum's."""
+    n = Neuron(4, activation=act, seed=2) if act != "linear" else Neuron(4, nonlin=False, seed=2)
+    x = [Value(0.5, label="x0"), 2.0, Value(-1.25, label="x2"), Value(0.75, label="x3")]
+    out = n(x)
+    z = out if act == "linear" else out.parents[0]
+    assert (z.op, z.gate) == ("affine", "w·x+b")
+    assert z.parents == (n.b, n.w[0], x[0], n.w[1], n.w[2], x[2], n.w[3], x[3])
+    assert len(topological_order(out)) == 1 + 7 + 1 + (act != "linear")
+    out.backward()
+    fused = [p.grad for p in n.parameters()] + [x[0].grad, x[2].grad, x[3].grad]
+    n.zero_grad()
+    for v in (x[0], x[2], x[3]):
+        v.grad = 0.0
+    n.fused = False
+    ref = n(x)
+    assert ref.data == out.data
+    ref.backward()
+    assert fused == [p.grad for p in n.parameters()] + [x[0].grad, x[2].grad, x[3].grad]
+
+
+def test_fused_mlp_matches_unfused_bit_for_bit():
+    fused, gates = MLP(3, [8, 8, 2], seed=5), MLP(3, [8, 8, 2], seed=5, fused=False)
+    assert repr(gates) == "MLP(3 -> [8 relu, 8 relu, 2 linear], fused=False)"
+    assert repr(fused) == "MLP(3 -> [8 relu, 8 relu, 2 linear])"
+    grads = []
+    for m in (fused, gates):
+        x = [Value(v) for v in (0.3, -1.1, 2.4)]
+        a, b = m(x)
+        loss = (a * b + a.tanh()) ** 2
+        loss.backward()
+        grads.append(([p.grad for p in m.parameters()] + [v.grad for v in x], loss.data,
+                      sum(not v.is_leaf for v in topological_order(loss))))
+    (g1, l1, n1), (g2, l2, n2) = grads
+    assert l1 == l2 and g1 == g2
+    assert n1 < n2 / 4  # one gate per neuron instead of two per input
 
 
 def test_no_grad_forward_records_nothing():

@@ -60,6 +60,10 @@ ROWS = {
     "abs": ((away_from_zero(0.2, 2.0),), lambda x: abs(x), torch.abs),
     "sin": ((uniform(-4.0, 4.0),), lambda x: x.sin(), torch.sin),
     "cos": ((uniform(-4.0, 4.0),), lambda x: x.cos(), torch.cos),
+    # n-ary: a neuron's z = w·x + b, inputs in the order of its parents (b, w0, x0, w1, x1)
+    "affine": ((ANY, ANY, ANY, ANY, ANY),
+               lambda b, w0, x0, w1, x1: autodiff.affine([w0, w1], [x0, x1], b),
+               lambda b, w0, x0, w1, x1: b + w0 * x0 + w1 * x1),
 }
 
 
@@ -79,11 +83,13 @@ def test_other_operand_marks_only_products():
     """Backward reads the other operand instead of calling ``OTHER_OPERAND``; that is only
     right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c."""
     marked = [op for op in ops.ALL if op.derivs[0] is ops.OTHER_OPERAND]
-    assert {op.name for op in marked} == {"mul", "mul_const"}
+    assert {op.name for op in marked} == {"mul", "mul_const", "affine"}
     for op in marked:
         x, y = 1.5, -2.25
-        assert [op.local(i, x, y, op.forward(x, y)) for i in range(len(op.derivs))] == \
-            ([y, x] if op.binary else [y])
+        out = op.forward((x,), (y,)) if op.nary else op.forward(x, y)
+        assert out == x * y
+        assert [op.local(i, x, y, out) for i in range(len(op.derivs))] == \
+            ([y, x] if op.binary or op.nary else [y])
 
 
 def points(op):
@@ -95,6 +101,8 @@ def points(op):
 
 def n_diff(op):
     """How many of the inputs are Values (differentiable)."""
+    if op.nary:
+        return len(ROWS[op.name][0])
     return 2 if op.kind == "binary" else 1
 
 

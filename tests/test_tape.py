@@ -81,7 +81,19 @@ def test_every_op_gradients_equal_eager_on_inputs(op):
     gradients (reduction='sum': each sample's upstream is 1) equal the engine's."""
     r = np.random.default_rng(hash(op.name) % 2**32)
     x = _sampler(op, 0)(r, BATCH)
-    if op.kind == "binary":
+    if op.nary:  # traced gate by gate (a tape records * and +), eager as one fused node
+        y = _sampler(op, 1)(r, BATCH)
+        w, b = [Value(0.7), Value(-1.3)], Value(0.2)
+
+        def fn(a, c):
+            return autodiff.affine(w, [a, c], b)
+        assert fn(Value(0.5), Value(0.5)).op == "affine"
+        tape = compile(fn, 0.5, 0.5)
+        got = tape(x, y)
+        gx, gy = tape.backward(reduction="sum", inputs=True)
+        want, gin, _ = _eager(fn, zip(x, y), [])
+        _close(gy, gin[:, 1])
+    elif op.kind == "binary":
         y = _sampler(op, 1)(r, BATCH)
         tape = compile(lambda a, b: _apply(op, a, b), 0.5, 0.5)
         got = tape(x, y)
@@ -118,6 +130,10 @@ def test_every_op_gradients_equal_eager_on_parameters(op):
             fns.append(lambda a: _apply(op, w, a) * _apply(op, a.abs() + 0.5, u))
     elif op.kind == "folded":
         fns = [lambda a: _apply(op, w, c) * a, lambda a: _apply(op, a, c) * w]
+    elif op.nary:
+        fns = [lambda a: autodiff.affine([w, u], [a, a * a], u),
+               lambda a: autodiff.affine([a, w], [u, c], w) * a]
+        assert fns[0](Value(0.5)).op == "affine"
     else:
         fns = [lambda a: _apply(op, w) * a, lambda a: _apply(op, a) * w]
     for fn in fns:

@@ -154,8 +154,9 @@ def _grad_cell(g: float, precision: int) -> str:
 
 def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
     """Node ``g{k}``: the small circle of v's gate, labelled as the op table says."""
-    attrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": "0.4",
-             "height": "0.4", "fixedsize": "true", **extra}
+    size = "0.4" if len(v.gate) < 5 else "0.62"  # a neuron's 'w·x+b' needs a wider circle
+    attrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": size,
+             "height": size, "fixedsize": "true", **extra}
     if ids:
         attrs["id"] = f"gate-n{k}"
     d.node(f"g{k}", **attrs)
