@@ -1,5 +1,9 @@
 """Benchmark: micrograd's demo notebook, step for step, with gradwire's MLP vs micrograd's.
 
+Two rows: our default ``MLP`` (each neuron's z = w·x + b one ``w·x+b`` node) and
+``MLP(..., fused=False)``, which records micrograd's own graph, a gate per product and
+sum; the two give the same floats.
+
 The demo (micrograd/demo.ipynb) trains ``MLP(2, [16, 16, 1])`` on 100 moons points with
 the max-margin loss, L2 regularisation and SGD, full batch.  Each timed step is the
 notebook's loop body verbatim: build the loss graph, ``zero_grad``, ``backward``,
@@ -14,9 +18,10 @@ is not installed), and so is the initialisation (``random.seed(1337)``).
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 
-from common import paired_rounds, run_fresh
+from common import run_fresh
 
 # The notebook's code; only the imports differ between the two engines.
 _DEMO = '''
@@ -66,6 +71,8 @@ RESULT = {{"times": times, "loss": total_loss.data, "accuracy": acc}}
 
 IMPORTS = {
     "ours": "from autodiff import Value\nfrom nn import MLP",
+    "ours-gates": "from functools import partial\nfrom autodiff import Value\n"
+                  "import nn\nMLP = partial(nn.MLP, fused=False)",
     "micrograd": "from micrograd.engine import Value\nfrom micrograd.nn import MLP",
 }
 
@@ -84,28 +91,33 @@ def _run_fresh(engine: str, steps: int) -> dict:
 
 
 def run(quick: bool = False) -> list:
-    """Time the demo's steps with both engines, alternating fresh interpreters: 3 rounds
-    of 100 steps of ours and 4 of micrograd's (its steps take seconds each); one short
-    round when quick.  Each round's figure is its mean step; the row gives the medians."""
+    """Time the demo's steps with each engine, in turns, each run in a fresh
+    interpreter: 3 rounds of 100 steps of ours (fused, then gate by gate) and 4 of
+    micrograd's (its steps take seconds each); one short round when quick.  Each round's
+    figure is its mean step; the rows give the medians and each round's ratio."""
     ours_steps, mg_steps, rounds = (10, 2, 1) if quick else (100, 4, 3)
+    engines = {"ours": ours_steps, "ours-gates": ours_steps, "micrograd": mg_steps}
+    times: dict = {e: [] for e in engines}
     last = {}
-
-    def ours() -> float:
-        last["ours"] = r = _run_fresh("ours", ours_steps)
-        return sum(r["times"]) / len(r["times"])
-
-    def micrograd() -> float:
-        r = _run_fresh("micrograd", mg_steps)
-        return sum(r["times"]) / len(r["times"])
-
-    t_ours, t_mg, ratios = paired_rounds(ours, micrograd, rounds)
-    note = (f"micrograd demo MLP(2,[16,16,1]), 100 moons points, full steps with GC on and "
-            f"the previous graph alive; {rounds} alternating rounds of {ours_steps} steps "
-            f"(micrograd {mg_steps}), each in a fresh interpreter, medians (final loss "
-            f"{last['ours']['loss']:.4f}, accuracy {last['ours']['accuracy']:.2f} after "
-            f"{ours_steps} steps); ratio per round " + ", ".join(f"{r:.1f}x" for r in ratios))
-    return [{"bench": "nn: micrograd demo, nn.MLP (s/step)", "ours": t_ours,
-             "peers": {"micrograd": t_mg}, "note": note}]
+    for _ in range(rounds):
+        for engine, steps in engines.items():
+            last[engine] = r = _run_fresh(engine, steps)
+            times[engine].append(sum(r["times"]) / len(r["times"]))
+    rows = []
+    for engine, what in (("ours", "nn: micrograd demo, nn.MLP (s/step)"),
+                         ("ours-gates", "nn: same, MLP(fused=False) (s/step)")):
+        ratios = [m / t for m, t in zip(times["micrograd"], times[engine])]
+        note = (f"final loss {last[engine]['loss']:.4f}, accuracy "
+                f"{last[engine]['accuracy']:.2f} after {ours_steps} steps; ratio per round "
+                + ", ".join(f"{r:.1f}x" for r in ratios))
+        if engine == "ours":
+            note = (f"micrograd demo MLP(2,[16,16,1]), 100 moons points, full steps with GC "
+                    f"on and the previous graph alive; {rounds} rounds of {ours_steps} steps "
+                    f"(micrograd {mg_steps}), each in a fresh interpreter, medians; " + note)
+        rows.append({"bench": what, "ours": statistics.median(times[engine]),
+                     "peers": {"micrograd": statistics.median(times["micrograd"])},
+                     "note": note})
+    return rows
 
 
 if __name__ == "__main__":
