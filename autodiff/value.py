@@ -441,9 +441,11 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     """``b + w[0]*x[0] + w[1]*x[1] + ...``: a neuron's z = w·x + b, as one ``w·x+b`` node.
 
     The value is bit for bit what ``sum((wi*xi for wi, xi in zip(w, x)), b)`` computes
-    (the same products, added in the same order), and so are the gradients it sends
+    (the same products, added in the same order), and so is each gradient it sends
     back: d z/d w_i = x_i, d z/d x_i = w_i, d z/d b = 1 (the op table's ``affine``
-    entry).  But it records one node where the sum records two per input, and a
+    entry).  An input's total gradient is then the same sum as the gate graph's when
+    each input is used once, as in an MLP; a Value used several times may get its
+    shares added in another order, so its last bits can differ.  It records one node where the sum records two per input, and a
     training step of an MLP is mostly these nodes: ten times fewer of them for the
     garbage collector to walk.  ``w`` and ``b`` are Values; an ``x_i`` may be a Value or
     a number.  Under ``no_grad``, ``detect_anomaly`` or while tracing a tape, and for
@@ -469,6 +471,8 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
         elif type(xi) is float:
             z += wi.data * xi
         else:  # an int or numpy number: as a float, as `wi * xi` would take it
+            if any(type(wj) is not Value for wj in w):  # the loop stops here: check
+                return _affine_gates(w, x, b)            # the weights it did not reach
             xs = (1.0, *[xj if type(xj) is Value else _affine_number(xj, k)
                          for k, xj in enumerate(x)])
             z = _AFFINE_F(tuple(p.data for p in ws),
@@ -804,11 +808,14 @@ def _backprop_graph(root: Value, seed: Any) -> None:
             g = v.grad
             if op.nary:  # the float pass's order: last pair first, x_i before w_i
                 terms = []
+                i = len(v.parents)  # each term's place in parents, for error messages
                 for p, q in zip(reversed(v._a), reversed(v._b)):
                     if type(q) is Value:
-                        terms.append((q, op.local(1, p, q, v)))
-                    terms.append((p, op.local(0, p, q, v)))
-                for p, local in terms:
+                        i -= 1
+                        terms.append((i, q, op.local(1, p, q, v)))
+                    i -= 1
+                    terms.append((i, p, op.local(0, p, q, v)))
+                for i, p, local in terms:
                     p.grad = p.grad + (g if local == 1.0 else g * local)
                     if p._op is not None:
                         p._n -= 1
@@ -829,7 +836,8 @@ def _backprop_graph(root: Value, seed: Any) -> None:
         raise FloatingPointError(
             f"detect_anomaly: backward of {v._op.name} ({v.gate}) produced a non-finite "
             f"gradient for input {i} {_describe(v.parents[i])}; upstream grad "
-            f"{_describe(v.grad)}, local derivative {v._op.rule(i, v.const)}; output "
+            f"{_describe(v.grad)}, local derivative "
+            f"{local_terms(v)[i][2] if v._op.nary else v._op.rule(i, v.const)}; output "
             f"{_describe(v)} [{e}]") from None
     except (ArithmeticError, ValueError, TypeError) as e:
         _reset_counts(root)

@@ -2,7 +2,7 @@
 
 Two rows: our default ``MLP`` (each neuron's z = w·x + b one ``w·x+b`` node) and
 ``MLP(..., fused=False)``, which records micrograd's own graph, a gate per product and
-sum; the two give the same floats.
+sum; here the two give the same values and gradients, bit for bit.
 
 The demo (micrograd/demo.ipynb) trains ``MLP(2, [16, 16, 1])`` on 100 moons points with
 the max-margin loss, L2 regularisation and SGD, full batch.  Each timed step is the

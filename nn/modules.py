@@ -145,7 +145,9 @@ class Neuron(Module):
     ``w·x+b`` node (:func:`autodiff.affine`): the graph a diagram or the step explainer
     shows has a node per neuron, and training is several times faster.  ``fused=False``
     records micrograd's graph instead, a ``*`` and a ``+`` gate per input, to step through
-    a neuron product by product.  The values and gradients are the same floats either way.
+    a neuron product by product.  The values are the same floats either way, and so are
+    the gradients when the inputs are distinct Values, as in an MLP (an input passed
+    twice may get its two shares added in another order: its last bits can differ).
 
         >>> n = Neuron(2, activation="sigmoid", seed=1)
         >>> n
