@@ -574,7 +574,21 @@ def _count_pending(root: Value) -> None:
         v = pop()
         a = v._a
         op = v._op
-        if op.nary:  # a fused w·x+b: a = (b, w0, ...), v._b = (1.0, x0, ...)
+        if op.binary:
+            if a._op is not None:
+                n = a._n
+                if n == 0:
+                    push(a)
+                    a.grad = 0.0
+                a._n = n + 1
+            b = v._b
+            if b._op is not None:
+                n = b._n
+                if n == 0:
+                    push(b)
+                    b.grad = 0.0
+                b._n = n + 1
+        elif op.nary:  # a fused w·x+b: a = (b, w0, ...), v._b = (1.0, x0, ...)
             for p in a:
                 if p._op is not None:
                     n = p._n
@@ -589,23 +603,12 @@ def _count_pending(root: Value) -> None:
                         push(p)
                         p.grad = 0.0
                     p._n = n + 1
-            if not stack:
-                return
-            continue
-        if a._op is not None:
+        elif a._op is not None:
             n = a._n
             if n == 0:
                 push(a)
                 a.grad = 0.0
             a._n = n + 1
-        if op.binary:
-            b = v._b
-            if b._op is not None:
-                n = b._n
-                if n == 0:
-                    push(b)
-                    b.grad = 0.0
-                b._n = n + 1
         if not stack:
             return
 
