@@ -587,3 +587,20 @@ def test_fused_mlp_graph_and_diagram():
     # the unfused model records a '*' and a '+' per input instead, with the same output
     gates = MLP(2, [16, 16, 1], seed=0, fused=False)(xs)
     assert gates.data == out.data and "affine" not in ops_of(gates)
+
+
+def test_a_deep_chain_of_fused_nodes_needs_no_recursion():
+    """200,000 fused nodes, each feeding the next as its input: forward, backward and
+    freeing it work (both passes are loops); the gradient is the product of weights."""
+    w = Value(1.0 + 1e-6, label="w")
+    b = Value(0.0, label="b")
+    v = x = Value(0.5, label="x")
+    n = 200_000
+    for _ in range(n):
+        v = autodiff.affine([w], [v], b)
+    assert v.op == "affine" and v.parents == (b, w, v.parents[2])
+    v.backward()
+    assert math.isclose(x.grad, w.data ** n, rel_tol=1e-9)
+    assert math.isclose(v.data, 0.5 * w.data ** n, rel_tol=1e-9)
+    assert b.grad > n  # sum of w^k over the chain
+    del v  # freed by reference counting, level by level, without a crash
