@@ -168,7 +168,9 @@ def _chain(x):
 def _trace_times():
     from autodiff import Value, compile
     from nn import MLP
-    model = MLP(16, [128, 128, 128, 1], seed=0)
+    # fused=False: the eager peer records the gate graph a trace records (tracing always
+    # expands a neuron's w·x+b gate into its * and + gates, which the tape vectorizes)
+    model = MLP(16, [128, 128, 128, 1], seed=0, fused=False)
     x0 = [0.1] * 16
     eager_mlp, _ = _timed(lambda: model([Value(v) for v in x0]))
     mlp, tape = _timed(lambda: compile(model, x0))
