@@ -463,18 +463,18 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     if len(ws) != len(xs):
         raise ValueError(f"affine: {len(ws) - 1} weights but {len(xs) - 1} inputs")
     z = b.data
-    for wi, xi in zip(w, x):
+    for wi, xi in zip(ws[1:], xs[1:]):
         if type(wi) is not Value:
-            return _affine_gates(w, x, b)
+            return _affine_gates(ws[1:], xs[1:], b)
         if type(xi) is Value:
             z += wi.data * xi.data
         elif type(xi) is float:
             z += wi.data * xi
         else:  # an int or numpy number: as a float, as `wi * xi` would take it
-            if any(type(wj) is not Value for wj in w):  # the loop stops here: check
-                return _affine_gates(w, x, b)            # the weights it did not reach
+            if any(type(wj) is not Value for wj in ws):  # the loop stops here: check
+                return _affine_gates(ws[1:], xs[1:], b)   # the weights it did not reach
             xs = (1.0, *[xj if type(xj) is Value else _affine_number(xj, k)
-                         for k, xj in enumerate(x)])
+                         for k, xj in enumerate(xs[1:])])
             z = _AFFINE_F(tuple(p.data for p in ws),
                           tuple(q.data if type(q) is Value else q for q in xs))
             break
@@ -499,6 +499,7 @@ def _affine_number(c: Any, k: int) -> float:
 
 def _affine_gates(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
     """z = w·x + b recorded gate by gate (a ``*`` and a ``+`` node per input)."""
+    w, x = tuple(w), tuple(x)  # iterators too: both are read twice
     if len(w) != len(x):
         raise ValueError(f"affine: {len(w)} weights but {len(x)} inputs")
     return sum((wi * xi for wi, xi in zip(w, x)), b)

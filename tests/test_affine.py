@@ -604,3 +604,15 @@ def test_a_deep_chain_of_fused_nodes_needs_no_recursion():
     assert math.isclose(v.data, 0.5 * w.data ** n, rel_tol=1e-9)
     assert b.grad > n  # sum of w^k over the chain
     del v  # freed by reference counting, level by level, without a crash
+
+
+@pytest.mark.parametrize("recording", [True, False], ids=["fused", "no_grad"])
+def test_iterators_work_like_lists(recording):
+    """w and x may be any iterables (each is read once into a tuple), also on the
+    fallback paths: a float weight, or no_grad."""
+    w, x, b = [Value(0.5), Value(-2.0)], [Value(1.5), 3], Value(0.25)
+    want = 0.25 + 0.5 * 1.5 + -2.0 * 3.0
+    ctx = autodiff.enable_grad() if recording else autodiff.no_grad()
+    with ctx:
+        assert affine(iter(w), iter(x), b).data == want
+        assert affine(iter([0.5, w[1]]), (v for v in x), b).data == want
