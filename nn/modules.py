@@ -147,8 +147,8 @@ class Neuron(Module):
     records micrograd's graph instead, a ``*`` and a ``+`` gate per input, to step through
     a neuron product by product.  The values are the same floats either way, and so are
     the gradients when the inputs are distinct Values, as in an MLP (an input passed
-    three times or more may get its shares added in another order, so its last bits
-    can differ).
+    more than once may get its shares added in another order, so its last bits can
+    differ).
 
         >>> n = Neuron(2, activation="sigmoid", seed=1)
         >>> n
