@@ -70,6 +70,13 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 # --- the schedule's pieces ----------------------------------------------------------------
 
+def _as_gates(v: Value) -> Value:
+    """A fused ``w·x+b`` node recorded again as its ``*`` and ``+`` gates (same floats)."""
+    from .value import _affine_gates, enable_grad
+    with enable_grad():
+        return _affine_gates(v._a[1:], v._b[1:], v._a[0])
+
+
 def _first(key: tuple) -> Any:
     return key[0]
 
@@ -237,6 +244,7 @@ class Tape:
             index[id(v)] = len(nodes)
             nodes.append(v)
         add = nodes.append
+        gates: dict = {}  # id of a fused w·x+b node made before tracing -> its gates
         for root in outs:
             stack = [root]
             push, pop = stack.append, stack.pop
@@ -247,6 +255,18 @@ class Tape:
                     continue
                 op = v._op
                 pending = False
+                if op is not None and op.nary:
+                    # Made outside the traced function (tracing itself records gates):
+                    # the tape replays it as its * and + gates, which it vectorizes.
+                    g = gates.get(id(v))
+                    if g is None:
+                        g = gates[id(v)] = _as_gates(v)  # the dict keeps g alive
+                    if id(g) in index:
+                        index[id(v)] = index[id(g)]
+                        pop()
+                    else:
+                        push(g)
+                    continue
                 if op is not None:
                     if op.binary and id(v._b) not in index:
                         push(v._b)

@@ -616,3 +616,27 @@ def test_iterators_work_like_lists(recording):
     with ctx:
         assert affine(iter(w), iter(x), b).data == want
         assert affine(iter([0.5, w[1]]), (v for v in x), b).data == want
+
+
+def test_a_fused_node_made_before_tracing_is_replayed_by_the_tape():
+    """A compiled function may use a fused node built outside it (captured, like a
+    parameter): the tape replays it as gates, with the eager engine's numbers."""
+    w, x, b = Value(0.5), Value(2.0), Value(0.1)
+    z = affine([w, x], [x, 3.0], b)
+    y = z * 3
+    assert z.op == "affine"
+    tape = autodiff.compile(lambda a: a * y + z, 0.5)
+    batch = [1.0, 2.0, -0.5]
+    got = tape(batch)
+    tape.backward()
+    tape_grads = [w.grad, x.grad, b.grad]
+    want = []
+    for p in (w, x, b):
+        p.grad = 0.0
+    for a in batch:
+        out = Value(a) * y + z
+        want.append(out.data)
+        out.backward()
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    np.testing.assert_allclose(tape_grads, [p.grad / len(batch) for p in (w, x, b)],
+                               rtol=1e-14)
