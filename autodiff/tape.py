@@ -37,7 +37,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from . import ops
-from .value import STATE, Value
+from .value import STATE, Value, _affine_gates, enable_grad
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
 
@@ -72,7 +72,6 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 def _as_gates(v: Value) -> Value:
     """A fused ``w·x+b`` node recorded again as its ``*`` and ``+`` gates (same floats)."""
-    from .value import _affine_gates, enable_grad
     with enable_grad():
         return _affine_gates(v._a[1:], v._b[1:], v._a[0])
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from common import paired_rounds, run_fresh
+from common import in_turns, median, per_round, run_fresh
 
 _STEPS = """
 import json
@@ -63,15 +63,15 @@ def run(quick: bool = False) -> list:
     from micrograd.engine import Value as MgValue
 
     n_ours, n_mg, rounds = (10, 2, 1) if quick else (40, 4, 3)
-    ours, theirs, ratios = paired_rounds(lambda: _step_time("autodiff", n_ours),
-                                         lambda: _step_time("micrograd.engine", n_mg), rounds)
+    t = in_turns({"ours": lambda: _step_time("autodiff", n_ours),
+                  "micrograd": lambda: _step_time("micrograd.engine", n_mg)}, rounds)
     return [
-        {"bench": "demo step, Value ops only (s/step)", "ours": ours,
-         "peers": {"micrograd": theirs}, "lower_is_better": True,
+        {"bench": "demo step, Value ops only (s/step)", "ours": median(t["ours"]),
+         "peers": {"micrograd": median(t["micrograd"])}, "lower_is_better": True,
          "note": "MLP 2-16-16-1, 100 moons, hinge + 1e-4 L2, ~65k nodes; default GC; "
                  f"{rounds} alternating rounds of {n_ours} steps (micrograd {n_mg}), each "
-                 f"in a fresh interpreter, medians; ratio per round "
-                 + ", ".join(f"{r:.1f}x" for r in ratios)},
+                 f"in a fresh interpreter, medians; "
+                 + per_round(t["micrograd"], t["ours"])},
         {"bench": "bytes per recorded node", "ours": _bytes_per_node(Value),
          "peers": {"micrograd": _bytes_per_node(MgValue)}, "lower_is_better": True,
          "note": "tracemalloc over a 100,000-node graph"},

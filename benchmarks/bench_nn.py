@@ -18,10 +18,9 @@ is not installed), and so is the initialisation (``random.seed(1337)``).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 
-from common import run_fresh
+from common import in_turns, median, per_round, run_fresh
 
 # The notebook's code; only the imports differ between the two engines.
 _DEMO = '''
@@ -96,26 +95,29 @@ def run(quick: bool = False) -> list:
     micrograd's (its steps take seconds each); one short round when quick.  Each round's
     figure is its mean step; the rows give the medians and each round's ratio."""
     ours_steps, mg_steps, rounds = (10, 2, 1) if quick else (100, 4, 3)
-    engines = {"ours": ours_steps, "ours-gates": ours_steps, "micrograd": mg_steps}
-    times: dict = {e: [] for e in engines}
     last = {}
-    for _ in range(rounds):
-        for engine, steps in engines.items():
+
+    def timer(engine: str, steps: int):
+        def mean_step() -> float:
             last[engine] = r = _run_fresh(engine, steps)
-            times[engine].append(sum(r["times"]) / len(r["times"]))
+            return sum(r["times"]) / len(r["times"])
+        return mean_step
+
+    times = in_turns({"ours": timer("ours", ours_steps),
+                      "ours-gates": timer("ours-gates", ours_steps),
+                      "micrograd": timer("micrograd", mg_steps)}, rounds)
     rows = []
     for engine, what in (("ours", "nn: micrograd demo, nn.MLP (s/step)"),
                          ("ours-gates", "nn: same, MLP(fused=False) (s/step)")):
-        ratios = [m / t for m, t in zip(times["micrograd"], times[engine])]
         note = (f"final loss {last[engine]['loss']:.4f}, accuracy "
-                f"{last[engine]['accuracy']:.2f} after {ours_steps} steps; ratio per round "
-                + ", ".join(f"{r:.1f}x" for r in ratios))
+                f"{last[engine]['accuracy']:.2f} after {ours_steps} steps; "
+                + per_round(times["micrograd"], times[engine]))
         if engine == "ours":
             note = (f"micrograd demo MLP(2,[16,16,1]), 100 moons points, full steps with GC "
                     f"on and the previous graph alive; {rounds} rounds of {ours_steps} steps "
                     f"(micrograd {mg_steps}), each in a fresh interpreter, medians; " + note)
-        rows.append({"bench": what, "ours": statistics.median(times[engine]),
-                     "peers": {"micrograd": statistics.median(times["micrograd"])},
+        rows.append({"bench": what, "ours": median(times[engine]),
+                     "peers": {"micrograd": median(times["micrograd"])},
                      "note": note})
     return rows
 

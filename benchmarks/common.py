@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -90,17 +90,23 @@ def best_time(step: Callable[[int], object], n: int, repeats: int) -> float:
     return best
 
 
-def paired_rounds(ours: Callable[[], float], peer: Callable[[], float],
-                  rounds: int) -> Tuple[float, float, List[float]]:
-    """Time ``ours`` and ``peer`` alternately, ``rounds`` times each, so that a machine
-    that speeds up or slows down over the run weighs on both alike.  Returns the median
-    of each one's figures and the ratio peer/ours of every round."""
-    a, b = [], []
+def in_turns(timers: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, List[float]]:
+    """Call each timer once per round, in turn, ``rounds`` times, so that a machine that
+    speeds up or slows down over the run weighs on all of them alike.  Returns each
+    timer's figures, one per round (see :func:`median` and :func:`per_round`)."""
+    figures: Dict[str, List[float]] = {name: [] for name in timers}
     for _ in range(rounds):
-        a.append(ours())
-        b.append(peer())
-    ratios = [y / x for x, y in zip(a, b)]
-    return statistics.median(a), statistics.median(b), ratios
+        for name, timer in timers.items():
+            figures[name].append(timer())
+    return figures
+
+
+median = statistics.median
+
+
+def per_round(peer: List[float], ours: List[float]) -> str:
+    """``'ratio per round 11.0x, 9.9x'``: peer / ours, round by round."""
+    return "ratio per round " + ", ".join(f"{p / o:.1f}x" for p, o in zip(peer, ours))
 
 
 def run_fresh(code: str) -> dict:

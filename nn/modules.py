@@ -87,7 +87,8 @@ def _check_activation(activation: Any, where: str) -> str:
 
 # --- modules ----------------------------------------------------------------------------
 
-def _gates(fused: bool) -> str:
+def _fused_repr(fused: bool) -> str:
+    """The repr's suffix: nothing for the default, ``', fused=False'`` otherwise."""
     return "" if fused else ", fused=False"
 
 
@@ -191,7 +192,7 @@ class Neuron(Module):
         yield "b", self.b
 
     def __repr__(self) -> str:
-        return f"Neuron({len(self.w)}, {self.activation}{_gates(self.fused)})"
+        return f"Neuron({len(self.w)}, {self.activation}{_fused_repr(self.fused)})"
 
 
 class Layer(Module):
@@ -235,7 +236,7 @@ class Layer(Module):
 
     def __repr__(self) -> str:
         return f"Layer({self.nin} -> {self.nout} {self.activation}" \
-               f"{_gates(self.neurons[0].fused)})"
+               f"{_fused_repr(self.neurons[0].fused)})"
 
 
 class MLP(Module):
@@ -292,7 +293,8 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
-        return f"MLP({self.nin} -> [{sizes}]{_gates(self.layers[0].neurons[0].fused)})"
+        fused = _fused_repr(self.layers[0].neurons[0].fused)
+        return f"MLP({self.nin} -> [{sizes}]{fused})"
 
     # --- saving -------------------------------------------------------------------
     def to_dict(self) -> dict:
