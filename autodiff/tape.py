@@ -37,7 +37,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from . import ops
-from .value import STATE, Value, _affine_gates, enable_grad
+from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
 
@@ -204,6 +204,7 @@ class Tape:
         # Tracing makes many objects and frees none: the cyclic collector would walk
         # the whole growing graph again and again (half the time of a deep trace).
         gc.disable()
+        _trace_inputs(leaves)  # they and the nodes made from them refuse `.data` reads
         STATE.tracing = True
         STATE.grad_enabled = True
         try:
@@ -214,6 +215,7 @@ class Tape:
             raise
         finally:
             STATE.tracing, STATE.grad_enabled = prev
+            _end_trace()
             if gc_was:
                 gc.enable()
         self.multi = isinstance(result, (list, tuple))
