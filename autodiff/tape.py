@@ -16,7 +16,10 @@ read at every call, and :meth:`Tape.backward` adds the batch's gradient (by defa
 the MEAN over the batch) to their ``.grad``, so an optimizer steps them as usual.
 Numbers folded into gates are constants.  Python control flow over Values (``if v > 0``,
 ``bool(v)``) cannot be replayed for other samples, so tracing refuses it; ``relu``,
-``abs`` and friends are ops and fine.
+``abs`` and friends are ops and fine.  Nor can a number read out of a Value: tracing
+refuses ``float(v)``, ``math.exp(v)``, ``int(v)``, ``round(v)`` and reading ``v.data`` of
+an input or a node computed from one; ``v.detach().data`` is the way to take a constant
+on purpose (e.g. a stable shift, the same for every sample).
 
     >>> from autodiff import Value
     >>> w = Value(2.0, label="w")

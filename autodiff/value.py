@@ -558,11 +558,15 @@ def _traced_method(op: Op, name: str):
     return method
 
 
-for _op in ops.ALL:
-    for _name in ([_op.dunder] if _op.dunder else []) + ([_op.name] if _op.kind == "unary" else []):
+for _op in ops.ALL:  # the same names _install_methods gives Value
+    _names = [_op.dunder] if _op.dunder else []
+    if _op.kind == "unary":
+        _names.append(_op.name)
+    for _name in _names:
         _m = _traced_method(_op, _name)
         _m.__name__, _m.__qualname__ = _name, f"_Traced.{_name}"
         setattr(_Traced, _name, _m)
+del _op, _names, _name, _m
 
 
 def _trace_inputs(inputs: Sequence[Value]) -> None:
