@@ -167,8 +167,9 @@ def spiral(n_per_class: Optional[int] = None, k: int = 3, noise: float = 0.2,
         ix = slice(start, start + m)
         start += m
         r = np.linspace(0.0, 1.0, m)
-        t = np.linspace(j * 4, (j + 1) * 4, m) + rng.normal(size=m) * noise
-        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by _finite below
+            t = np.linspace(j * 4, (j + 1) * 4, m) + rng.normal(size=m) * noise
+            X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
         y[ix] = j
     X, y = _shuffle(rng, _finite(X, noise, "spiral"), y)
     return X, _labels(y, labels, k, "spiral")

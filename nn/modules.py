@@ -173,9 +173,14 @@ class Module:
                            f"unexpected keys {extra[:5]}")
         values = {}
         for k, v in state.items():
-            if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
-                raise ValueError(f"load_state_dict: {k} must be a finite number, got {v!r}")
-            values[k] = float(v)
+            try:
+                f = float(v) if isinstance(v, Real) and not isinstance(v, bool) else None
+            except OverflowError:  # an int beyond the float range
+                f = math.inf
+            if f is None or not math.isfinite(f):
+                raise ValueError(f"load_state_dict: {k} must be a finite number, "
+                                 f"got {v!r:.40}")
+            values[k] = f
         for k, p in named.items():
             p.data = values[k]
 

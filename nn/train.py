@@ -197,6 +197,10 @@ def accuracy(model: Any, X: Any, y: Any, threshold: Optional[float] = None) -> f
         raise ValueError(f"accuracy: {len(out)} rows in X but {len(y)} labels in y")
     if threshold is None:
         threshold = _threshold(model, None)
+    elif isinstance(threshold, bool) or not isinstance(threshold, Real) \
+            or not math.isfinite(threshold):
+        raise ValueError(f"accuracy: threshold must be a finite number, "
+                         f"got {threshold!r:.40}")
     return _accuracy(out, y, threshold)
 
 
