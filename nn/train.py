@@ -229,12 +229,12 @@ class Trainer:
     loss's gradient with the compiled tape (``nn.compiled``).  ``seed`` (an int >= 0, or
     None for fresh entropy) orders the mini-batches.
 
-    Made, it has checked everything a run needs, eager or compiled alike: X and y hold
-    finite numbers, one row each; so do the model's parameters; the loss suits the model's output count (and last
-    activation) and the labels (:func:`nn.losses.check_fit`: cross-entropy on one
-    output, hinge on 0/1 labels, bce on a linear output... raise ``ValueError`` naming
-    the loss, the output count and the labels seen); a loss of your own returns a
-    Value.
+    Made, it has checked everything a run needs, eager or compiled alike: X, y and the
+    model's parameters hold finite numbers, one row of X per label; the loss suits the
+    model's output count (and last activation) and the labels
+    (:func:`nn.losses.check_fit`: cross-entropy on one output, hinge on 0/1 labels, bce
+    on a linear output... raise ``ValueError`` naming the loss, the output count and
+    the labels seen); a loss of your own returns a Value.
 
         >>> from nn import MLP, datasets
         >>> X, y = datasets.xor(12, seed=0)
@@ -373,15 +373,13 @@ class Trainer:
         the last update (they produced it) and raise DivergedError."""
         k = self.steps_done
         restored = k
-        if kept:
-            pass
-        elif self._before_last is not None:
+        if not kept and self._before_last is not None:
             for p, v in zip(self.optimizer.params, self._before_last):
                 p.data = v
             kept = (f"the model's parameters are restored to those before the update of "
                     f"step {k - 1} (which gave loss {self.history.loss[-1]:.6g})")
             restored = k - 1
-        else:
+        elif not kept:
             kept = "no update was made, the model's parameters are unchanged"
         what = (f"the loss is {loss!r}" if cause is None else
                 f"the loss could not be computed ({cause})")
@@ -408,7 +406,8 @@ class Trainer:
         update k-1 (the ones step k-1's finite loss was computed from; at step 0 nothing
         has changed).  An update that itself leaves a parameter NaN or infinite is undone
         at once and stops likewise (the parameters are those the step's loss was
-        computed from).  The step is not recorded; the optimizer's internal state
+        computed from).  The failing step is not recorded, so the history's last loss
+        is the loss of the parameters the model keeps; the optimizer's internal state
         (momentum, Adam's moments and count) is not rolled back.  A gradient-free search
         never keeps a candidate with a non-finite loss, so it stops only while no finite
         loss has been seen.
@@ -507,8 +506,6 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
         >>> h.accuracy[-1]
         1.0
     """
-    trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size,
-                      l2=l2, seed=seed, compile=compile)
     if steps is not None and epochs is not None:
         raise ValueError("fit: give steps or epochs, not both")
     for name, v in (("steps", steps), ("epochs", epochs)):
@@ -521,6 +518,8 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
     if callback is not None and not callable(callback):
         raise TypeError(f"fit: callback must be a function(info), got "
                         f"{type(callback).__name__}")
+    trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size,
+                      l2=l2, seed=seed, compile=compile)
     total = (int(steps) if steps is not None else
              int(epochs) * trainer.updates_per_epoch if epochs is not None else 100)
     history = trainer.history
