@@ -15,4 +15,5 @@ from .modules import MLP, Layer, ModelFileError, Module, Neuron
 from .train import DivergedError, History, StepInfo, Trainer, accuracy, fit, predict
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "losses", "optim",
-           "datasets", "fit", "Trainer", "DivergedError", "History", "StepInfo", "predict", "accuracy"]
+           "datasets", "fit", "Trainer", "DivergedError", "History", "StepInfo", "predict",
+           "accuracy"]

@@ -276,8 +276,8 @@ def cross_entropy(logits: Any, target: Any) -> Value:
                 raise ValueError(f"cross_entropy: target {i} has {len(t)} entries, "
                                  f"expected one per class ({k})")
             for j, tj in enumerate(t):
-                if not isinstance(tj, Value) and (isinstance(tj, bool) or not isinstance(
-                        tj, Real) or not 0.0 <= tj <= 1.0):
+                if not isinstance(tj, Value) and (not isinstance(tj, (Real, np.bool_))
+                                                  or not 0.0 <= tj <= 1.0):
                     raise ValueError(f"cross_entropy: target {i} entry {j} is {tj!r}; a "
                                      "one-hot or probability row holds numbers in [0, 1]")
             terms.append(sum(ti * (lse - zi) for ti, zi in zip(t, row)
@@ -315,7 +315,10 @@ def _target_array(y: Any, where: str) -> np.ndarray:
                 row = i // max(1, int(np.prod(arr.shape[1:])))
                 raise TypeError(f"{where}: y must hold numbers (class ids or targets), "
                                 f"got {type(v).__name__} {v!r:.40} in row {row}")
-        arr = arr.astype(float)
+        try:
+            arr = arr.astype(float)
+        except OverflowError:
+            raise ValueError(f"{where}: y holds an integer too large for a float") from None
     if arr.ndim not in (1, 2):
         raise ValueError(f"{where}: y must be one label per row (shape (n,)) or one row "
                          f"of targets per sample (shape (n, k)), got shape {arr.shape}")
@@ -362,10 +365,10 @@ def check_fit(loss: Union[str, Callable], n_outputs: int, y: Any,
     A loss of your own is not checked here beyond y holding finite numbers.
 
         >>> check_fit("hinge", 1, [-1, 1, 1])
-        >>> check_fit("cross_entropy", 1, [0, 1, 2])
+        >>> check_fit("cross_entropy", 1, [0, 1, 2])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: fit: cross_entropy needs at least 2 outputs (one logit per class), but the model has 1 output; labels seen: 0, 1, 2
+        ValueError: fit: cross_entropy needs at least 2 outputs ... labels seen: 0, 1, 2
     """
     fn = get(loss)
     name = getattr(fn, "__name__", "loss")

@@ -108,6 +108,8 @@ def _check_params(count: int, max_params: Any, where: str) -> None:
 def _inputs(x: Any, n: int, where: str) -> Any:
     """The inputs as a sequence: lists, tuples and arrays as given, a bare number or
     Value as a list of one for a one-input module; anything else is a TypeError."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
     if isinstance(x, (list, tuple, np.ndarray)):
         return x
     if isinstance(x, (Value, Real)) and not isinstance(x, bool):
@@ -190,8 +192,9 @@ class Neuron(Module):
 
     ``nin`` weights drawn from uniform(-1, 1) (from ``rng``, a fresh ``random.Random(seed)``,
     or Python's global ``random`` like micrograd), bias 0; more than ``max_params``
-    parameters (default :data:`MAX_PARAMS`, None for no limit) are refused.  ``nonlin=False`` makes it
-    linear; otherwise ``activation`` picks σ (relu by default).  By default z is one
+    parameters (default :data:`MAX_PARAMS`, None for no limit) are refused.
+    ``nonlin=False`` makes it linear; otherwise ``activation`` picks σ (relu by
+    default).  By default z is one
     ``w·x+b`` node (:func:`autodiff.affine`): the graph a diagram or the step explainer
     shows has a node per neuron, and training is several times faster.  ``fused=False``
     records micrograd's graph instead, a ``*`` and a ``+`` gate per input, to step through

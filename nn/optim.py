@@ -225,7 +225,8 @@ class Adam(Optimizer):
                           "in [0, 1) (betas must be in [0, 1))")
                   for i, b in enumerate(betas))
         self.betas = (b1, b2)
-        self.eps = _number(eps, "Adam: eps", lambda v: v > 0, "> 0 (a small finite number)")
+        self.eps = _number(eps, "Adam: eps", lambda v: v > 0,
+                           "> 0 (a small finite number)")
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 

@@ -59,7 +59,7 @@ def test_max_samples_can_be_lowered_or_lifted():
     assert datasets.xor(20, max_samples=None)[0].shape == (20, 2)
 
 
-@pytest.mark.parametrize("n, k", [(3, 3), (4, 3), (5, 3), (7, 2), (10, 4), (1, 1 + 1), (301, 3)])
+@pytest.mark.parametrize("n, k", [(3, 3), (4, 3), (5, 3), (7, 2), (10, 4), (1, 2), (301, 3)])
 def test_spiral_gives_exactly_n_points(n, k):
     if n < k:
         with pytest.raises(ValueError, match=f"n={n} points cannot make {k} arms"):
@@ -135,7 +135,8 @@ def test_integer_beyond_the_digit_limit_is_a_model_file_error(tmp_path):
 
 def test_deeply_nested_json_is_a_model_file_error(tmp_path):
     path = _write(tmp_path, "[" * 200_000 + "]" * 200_000)
-    with pytest.raises(ModelFileError, match=r"m\.json: not a model file: .*nested too deeply"):
+    with pytest.raises(ModelFileError,
+                       match=r"m\.json: not a model file: .*nested too deeply"):
         MLP.load(path)
 
 

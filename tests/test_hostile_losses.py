@@ -88,6 +88,7 @@ def test_string_targets_in_an_array_are_named():
     (["a"] * 30, TypeError, "y must hold numbers.*str 'a' in row 0"),
     ([None] * 30, TypeError, "y must hold numbers.*None in row 0"),
     ([0] * 29 + [math.nan], ValueError, r"y contains NaN or infinity \(row 29"),
+    ([0] * 29 + [10 ** 400], ValueError, "y holds an integer too large for a float"),
 ])
 def test_labels_that_are_not_numbers(y, exc, match):
     X, _ = _spiral()
