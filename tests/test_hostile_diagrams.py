@@ -266,3 +266,14 @@ def test_forward_numpy_checks_the_batch_shape():
     with pytest.raises(TypeError, match="X must be a 2-D array of numbers"):
         forward_numpy(m, [["a", "b"]])
     assert forward_numpy(m, [[0.5, -1.0]])[0, 0] == pytest.approx(m([0.5, -1.0]).data)
+
+
+def test_diagram_save_and_render_refuse_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "d.gv")
+    d = draw(Value(2.0, "x").exp())
+    with pytest.raises(OSError, match="named pipe"):
+        d.save(str(tmp_path / "d.gv"))
+    with pytest.raises(OSError, match="named pipe"):
+        d.render(str(tmp_path / "d.gv"))
+    path = d.save(str(tmp_path / "ok.gv"))
+    assert open(path).read() == d.source

@@ -29,6 +29,7 @@ saying how to install it.
 """
 from __future__ import annotations
 
+import errno
 import html
 import math
 import numbers
@@ -151,32 +152,59 @@ class Diagram(graphviz.Digraph):
                        encoding=self.encoding)
         return out if encoding is None else out.decode(encoding)
 
-    def render(self, filename: Optional[str] = None, directory: Optional[str] = None,
-               view: bool = False, cleanup: bool = False, format: Optional[str] = None,
-               *, outfile: Optional[str] = None, engine: Optional[str] = None,
-               quiet: bool = False, timeout: Any = "default") -> str:
+    def save(self, filename: Any = None, directory: Any = None, *,
+             skip_existing: Optional[bool] = False) -> str:
+        """Write the DOT source to ``directory/filename`` (default ``<name>.gv``),
+        atomically; returns its path, as ``graphviz.Digraph.save``."""
+        if filename is not None:
+            self.filename = os.fspath(filename)
+        if directory is not None:
+            self.directory = os.fspath(directory)
+        path = self.filepath
+        if skip_existing and os.path.exists(path):
+            return path
+        return atomic_write(path, lambda f: f.write(self.source))
+
+    def render(self, filename: Any = None, directory: Any = None, view: bool = False,
+               cleanup: bool = False, format: Optional[str] = None,
+               renderer: Optional[str] = None, formatter: Optional[str] = None,
+               neato_no_op: Any = None, quiet: bool = False, quiet_view: bool = False, *,
+               outfile: Any = None, engine: Optional[str] = None,
+               raise_if_result_exists: bool = False, overwrite_source: bool = False,
+               timeout: Any = "default") -> str:
         """Write the DOT source (unless ``cleanup``) and the laid-out file, both
         atomically, with the time limit of :meth:`pipe`; returns the output's path.
 
         As ``graphviz.Digraph.render``: the source goes to ``directory/filename``
-        (default ``<name>.gv``), the output to ``<source>.<format>`` or ``outfile``."""
+        (default ``<name>.gv``), the output to ``<source>.<format>`` or ``outfile``
+        (whose extension gives the format)."""
         if outfile is not None:
             outfile = os.fspath(outfile)
             if format is None:
                 format = os.path.splitext(outfile)[1].lstrip(".").lower() or None
             if filename is None:
                 filename = os.path.splitext(os.path.basename(outfile))[0] + ".gv"
-                directory = directory if directory is not None else os.path.dirname(outfile)
+                if directory is None:
+                    directory = os.path.dirname(outfile)
+        if filename is not None:
+            self.filename = os.fspath(filename)
+        if directory is not None:
+            self.directory = os.fspath(directory)
         fmt_ = format or self.format
-        source_path = os.path.join(directory if directory is not None else self.directory,
-                                   filename or self.filename)
+        source_path = self.filepath
         out_path = outfile if outfile is not None else f"{source_path}.{fmt_}"
-        data = self.pipe(format=fmt_, engine=engine, quiet=quiet, timeout=timeout)
+        if os.path.abspath(out_path) == os.path.abspath(source_path) and not overwrite_source:
+            raise ValueError(f"render(outfile={out_path!r}): the output would replace the "
+                             "DOT source; pass overwrite_source=True to allow it")
+        if raise_if_result_exists and os.path.exists(out_path):
+            raise FileExistsError(errno.EEXIST, "output file exists", out_path)
+        data = self.pipe(format=fmt_, renderer=renderer, formatter=formatter,
+                         neato_no_op=neato_no_op, engine=engine, quiet=quiet, timeout=timeout)
         if not cleanup:
-            atomic_write(source_path, lambda f: f.write(self.source))
+            self.save()
         atomic_write(out_path, lambda f: f.write(data), binary=True)
         if view:
-            graphviz.view(out_path)
+            graphviz.view(out_path, quiet=quiet_view)
         return out_path
 
 
