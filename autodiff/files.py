@@ -8,7 +8,8 @@ written through: its real file gets the new content (atomically) and the link st
 target that exists but is not a regular file (a folder, a named pipe, a device such as
 ``/dev/null``, a socket) is refused with :class:`NotARegularFile` or
 ``IsADirectoryError``, naming the path given, before anything is written.  A new file
-gets the usual permissions (0666 less the umask); a replaced file keeps its permissions.
+gets the usual permissions (0666 less the umask); a replaced file keeps its permissions
+(and its owner, where the process may set it).
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "sub", "hello.txt")
@@ -22,6 +23,7 @@ gets the usual permissions (0666 less the umask); a replaced file keeps its perm
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -138,7 +140,11 @@ def atomic_write(path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any],
         if f is None:
             raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
         with f:
-            if old is not None:
+            if old is not None:  # the replaced file's owner (when allowed) and mode
+                # a `with`, not a nested `try:`: an interrupt raised on a nested try line
+                # escapes the cleanup below (CPython 3.11 tracing)
+                with contextlib.suppress(OSError):
+                    os.fchown(f.fileno(), old.st_uid, old.st_gid)
                 os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode))
             write(f)
             f.flush()

@@ -149,6 +149,16 @@ def test_replacing_a_file_keeps_its_permissions(tmp_path):
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_replacing_another_users_file_as_root_keeps_its_owner(tmp_path):
+    target = tmp_path / "theirs.json"
+    target.write_text("old")
+    os.chown(target, 12345, 12345)
+    atomic_write(target, write_new)
+    st = os.stat(target)
+    assert (st.st_uid, st.st_gid) == (12345, 12345) and target.read_text() == "new"
+
+
 def test_disk_error_mid_write_names_the_target(tmp_path):
     target = tmp_path / "m.json"
 
@@ -162,15 +172,21 @@ def test_disk_error_mid_write_names_the_target(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_interrupt_at_any_point_leaves_old_file_and_no_temp(tmp_path):
+@pytest.mark.parametrize("existing", [True, False])
+@pytest.mark.parametrize("binary", [False, True])
+def test_interrupt_at_any_point_leaves_old_file_and_no_temp(tmp_path, existing, binary):
     """Ctrl-C anywhere inside a save (a KeyboardInterrupt raised from a trace hook after
-    n Python events, for every n until the save completes) leaves the file whole, old or
-    new, and no temporary file."""
+    n Python events, for every n until the save completes) leaves the file whole, old
+    (or absent) or new, and no temporary file."""
     target = tmp_path / "model.json"
-    target.write_text("old")
+    before = ["old"] if existing else []
     n = 0
     while True:
         n += 1
+        if existing:
+            target.write_text("old")
+        elif target.exists():
+            target.unlink()
         events = [0]
 
         def hook(frame, event, arg):
@@ -181,11 +197,13 @@ def test_interrupt_at_any_point_leaves_old_file_and_no_temp(tmp_path):
 
         sys.settrace(hook)
         try:
-            atomic_write(target, write_new)
+            atomic_write(target, (lambda f: f.write(b"new")) if binary else write_new,
+                         binary=binary)
         except KeyboardInterrupt:
             sys.settrace(None)
-            # whole old content, or whole new once the rename happened
-            assert target.read_text() in ("old", "new"), f"interrupt at event {n}"
+            # whole old content (or none), or whole new once the rename happened
+            now = [target.read_text()] if target.exists() else []
+            assert now in (before, ["new"]), f"interrupt at event {n}"
             assert leftovers(tmp_path) == [], f"interrupt at event {n}"
             continue
         finally:

@@ -6,8 +6,9 @@ as wide as its size.  Given an input ``x`` each neuron shows its activation ``a`
 after a ``backward()`` each shows ``dL/dz``, which for a neuron equals its bias's
 gradient ``b.grad`` (red), and each edge's tooltip holds its weight and ``w.grad``.
 Only the contract attributes are read: ``model.layers[i].neurons[j].w`` (list of Values),
-``.b`` and ``.activation`` (or micrograd's ``.nonlin``), so micrograd's MLP draws too.
-:func:`forward_numpy` evaluates such a model on many rows at once (for the decision
+``.b`` and ``.activation`` (or micrograd's ``.nonlin``), so micrograd's MLP draws too;
+they are checked first, and a model or input that does not fit raises a TypeError or
+ValueError naming the argument (and the layer and neuron).  :func:`forward_numpy` evaluates such a model on many rows at once (for the decision
 boundary plot); it computes values only, never gradients.
 
     >>> from nn import MLP
