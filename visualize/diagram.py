@@ -111,13 +111,13 @@ def _run_dot(source: str, fmt_: str, *, engine: str = "dot", renderer: Optional[
     except FileNotFoundError:
         raise GraphvizNotFound(INSTALL_HELP) from None
     except subprocess.TimeoutExpired:
-        nodes = len(re.findall(r"^\t\w+ \[", source, re.M))
+        nodes = len(re.findall(r"^\t(?!(?:node|edge|graph) )\w+ \[", source, re.M))
         edges = len(re.findall(r" -> ", source))
         raise LayoutTimeout(
-            f"Graphviz's dot did not finish laying out this diagram ({nodes} nodes, {edges} "
-            f"edges) within {timeout:g} s and was stopped. Draw a smaller part of the graph "
-            f"(a subexpression), lower max_nodes to have large graphs refused at once, or "
-            f"allow more time with timeout=<seconds>.") from None
+            f"Graphviz's dot did not finish laying out this diagram ({nodes} Graphviz "
+            f"nodes, {edges} edges) within {timeout:g} s and was stopped. Draw a smaller "
+            f"part of the graph (a subexpression), lower max_nodes to have large graphs "
+            f"refused at once, or allow more time with timeout=<seconds>.") from None
     if proc.returncode != 0:
         raise graphviz.CalledProcessError(proc.returncode, cmd, output=proc.stdout,
                                           stderr=proc.stderr)
