@@ -29,3 +29,22 @@ def test_error_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path):
         atomic_write(target, crash)
     assert target.read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["model.json"]
+
+
+def test_a_path_that_is_not_a_path_is_a_type_error():
+    with pytest.raises(TypeError, match="cannot save to 3: expected a file path"):
+        atomic_write(3, lambda f: f.write("x"))
+
+
+def test_interrupt_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "model.json"
+    atomic_write(target, lambda f: f.write("old"))
+
+    def interrupted(f):
+        f.write("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, interrupted)
+    assert target.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["model.json"]
