@@ -295,6 +295,9 @@ def _parse(expr: str) -> Tuple[ast.Expression, int]:
         if ch in "\r\n" or (ord(ch) < 32 and ch != "\t"):
             raise ExprError("expression must be on one line, without control characters",
                             i + 1)
+        if 0xD800 <= ord(ch) <= 0xDFFF:  # from bytes that were not UTF-8
+            raise ExprError(f"expression holds a character that is not text "
+                            f"({ch!r}, from bytes that are not UTF-8)", i + 1)
     body = expr.lstrip(" \t")
     shift = len(expr) - len(body)
     if not body.strip():
