@@ -31,6 +31,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -53,7 +54,7 @@ MAX_STEPS = 100_000
 #: Most parameters the model of ``train --hidden`` may have.
 MAX_PARAMETERS = 100_000
 #: Most (points in one batch) x (parameters) one training step may touch: each is a few
-#: graph nodes, so this bounds a step's time (about ten seconds) and memory.
+#: graph nodes, so this bounds a step's time (seconds, not hours) and memory.
 MAX_STEP_WORK = 10_000_000
 #: Largest ``train --noise``: the toy sets live in [-4, 4]^2, far less already buries them.
 MAX_NOISE = 100.0
@@ -99,8 +100,6 @@ class _Parser(argparse.ArgumentParser):
         return found
 
 
-
-
 # --- shared helpers ---------------------------------------------------------------------
 
 def _one_line(text: Any) -> str:
@@ -120,9 +119,11 @@ def _missing_module(e: ImportError) -> str:
 
 #: What the library raises for bad input or a failed computation (ModelFileError,
 #: GraphTooLarge and ExprError are ValueErrors, GraphvizNotFound a RuntimeError,
-#: GradcheckError and TapeMismatchError AssertionErrors).
+#: GradcheckError and TapeMismatchError AssertionErrors; a Graphviz run that times out
+#: may surface as a SubprocessError).
 _LIBRARY_ERRORS = (ValueError, TypeError, ArithmeticError, RuntimeError, OSError,
-                   ImportError, MemoryError, AssertionError, LookupError)
+                   ImportError, MemoryError, AssertionError, LookupError,
+                   subprocess.SubprocessError)
 
 
 def _describe(e: BaseException) -> str:
@@ -699,6 +700,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("gradwire: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``gradwire explain ... | head``)
+        _silence_stdout()
+        return 141
     except OSError as e:
         where = f" {e.filename!r}" if getattr(e, "filename", None) else ""
         _error(f"{command}: cannot write{where}: {e.strerror or e}")
@@ -710,6 +714,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(f"{command}: internal error {type(e).__name__}: {_describe(e)} "
                f"(please report it)")
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured)
+        pass
 
 
 def _error(message: str) -> None:
