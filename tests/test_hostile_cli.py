@@ -313,3 +313,15 @@ def test_console_script_gives_one_line_and_no_traceback(tmp_path, argv,
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("gradwire: error: ") and fragment in r.stderr
     assert not (tmp_path / "d").exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("error", [FloatingPointError("loss is nan at step 3"),
+                                   ValueError("fit: the loss became inf at step 3")])
+def test_fit_stopping_on_a_non_finite_loss_names_lr(capsys, monkeypatch, error):
+    import nn
+
+    def stops(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(nn, "fit", stops)
+    code, _, err = run(capsys, "train", "--steps", "5", "--no-progress", "--lr", "50")
+    one_line_error(code, err, "training diverged", "at step 3", "try a smaller --lr than 50")

@@ -495,12 +495,12 @@ def _train(dataset: str, hidden: List[int], *, steps: int, optimizer: str, lr: f
     try:
         history = nn.fit(model, X, y, loss=loss, optimizer=opt, batch_size=batch_size,
                          l2=l2, seed=seed, steps=steps, progress=progress, compile=compile)
-    except ArithmeticError as e:  # a float overflowed: the run diverged
-        raise CLIError(f"training diverged: {_describe(e)}; {hint}") from None
     except _LIBRARY_ERRORS as e:
         text = _describe(e)
-        if re.search(r"\b(nan|inf|infinity|non-finite|not finite)\b", text, re.I):
-            text += f"; {hint}"
+        # a float overflowed, or fit stopped on a NaN or infinite loss: the run diverged
+        if isinstance(e, ArithmeticError) or re.search(
+                r"\b(nan|inf|infinity|non-finite|not finite|diverged?)\b", text, re.I):
+            raise CLIError(f"training diverged: {text}; {hint}") from None
         raise CLIError(f"training failed: {text}") from None
     bad = next((i for i, x in enumerate(history.loss) if not math.isfinite(x)), None)
     if bad is not None or not all(math.isfinite(p.data) for p in model.parameters()):
