@@ -3,6 +3,7 @@ the installed console script)."""
 import html
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,8 +149,13 @@ def test_bad_option_values(capsys):
                    "--precision")
 
 
+def console_script():
+    """The installed ``gradwire`` script beside the Python running the tests (.venv/bin)."""
+    return Path(sys.executable).parent / "gradwire"
+
+
 def test_console_script_is_installed_and_exits_2_on_bad_input():
-    exe = ROOT / ".venv" / "bin" / "gradwire"
+    exe = console_script()
     assert exe.exists(), "the package is not installed in .venv (pip install -e .)"
     ok = subprocess.run([str(exe), "render", SIGMOID_EXPR, "--set", *SIGMOID_SET],
                         capture_output=True, text=True, timeout=60)
@@ -229,15 +235,15 @@ def test_train_multiclass_defaults_to_cross_entropy(capsys):
 
 
 @pytest.mark.parametrize("argv, fragments", [
-    (["--hidden", "8,x"], ["--hidden '8,x': expected layer sizes separated by commas"]),
+    (["--hidden", "8,x"], ["--hidden: '8,x': expected layer sizes separated by commas"]),
     (["--hidden", "8,0"], ["each layer size must be between 1 and 1024"]),
     (["--dataset", "mnist"], ["invalid choice: 'mnist'", "moons"]),
     (["--dataset", "spiral", "--loss", "hinge"], ["--loss hinge is for two classes"]),
     (["--dataset", "blobs", "--loss", "bce"], ["--loss bce is for two classes; blobs has 3"]),
     (["--optimizer", "rmsprop"], ["invalid choice: 'rmsprop'"]),
-    (["--steps", "0"], ["--steps must be positive"]),
-    (["--lr", "fast"], ["--lr must be a float, got 'fast'"]),
-    (["--batch-size", "-3"], ["--batch-size must be positive"]),
+    (["--steps", "0"], ["--steps: must be an integer from 1 to 100,000, got '0'"]),
+    (["--lr", "fast"], ["--lr: must be a number > 0, got 'fast'"]),
+    (["--batch-size", "-3"], ["--batch-size: must be an integer from 1 to 10,000, got '-3'"]),
     (["--save", "model.pkl"], ["--save 'model.pkl': unknown extension '.pkl'", ".json"]),
     (["--plot", "boundary.gif"], ["--plot 'boundary.gif': unknown extension '.gif'"]),
 ])

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from autodiff import Value, gradcheck
-from visualize.expr import (MAX_LENGTH, ExprError, build, parse_assignments, variables)
+from visualize.expr import (MAX_DEPTH, MAX_LENGTH, ExprError, build, parse_assignments, variables)
 
 SIGMOID = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 LECTURE = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
@@ -131,7 +131,10 @@ def test_variables_lists_names_not_functions():
     ("   ", "empty expression", 1),
     ("x\n+1", "must be on one line", 2),
     ("x" * (MAX_LENGTH + 1), f"too long ({MAX_LENGTH + 1} characters", MAX_LENGTH + 1),
-    ("-" * 900 + "x", "nested too deeply", 1),
+    ("-" * 900 + "x", f"nested too deeply (more than {MAX_DEPTH} levels)", MAX_DEPTH + 1),
+    ("exp(" * 150 + "x" + ")" * 150, "nested too deeply", 4 * MAX_DEPTH + 1),
+    ("**".join(["x"] * 300), "nested too deeply", 3 * MAX_DEPTH - 2),
+    ("x+(" * 150 + "x" + ")" * 150, "nested too deeply", 3 * MAX_DEPTH - 2),
     ("(" * 300 + "x" + ")" * 300, "too many nested parentheses", 201),
 ])
 def test_refused(expr, message, col):
@@ -205,8 +208,51 @@ def test_parse_assignments():
     (["a-b=2"], "'a-b' is not a valid variable name"),
     (["__class__=2"], "not a valid variable name"),
     (["exp=2"], "'exp' is a function name"),
+    (["if=2"], "'if' is a Python keyword"),
+    (["None=2"], "'None' is a Python keyword"),
+    (["x=1e301"], "too large (at most 1e+300 in size)"),
 ])
 def test_parse_assignments_errors(items, message):
     with pytest.raises(ValueError, match=None) as info:
         parse_assignments(items)
     assert message in str(info.value)
+
+
+def test_assignment_names_are_normalized_like_python_names():
+    # Python reads the name in the expression as NFKC ("ℌ" is "H"); --set must agree
+    values = parse_assignments(["ℌ=2"])
+    assert values == {"H": 2.0}
+    f, leaves = build("ℌ*3", values)
+    assert f.data == 6.0 and list(leaves) == ["H"]
+
+
+# --- long flat chains -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_a_long_flat_chain_builds(op):
+    terms = (MAX_LENGTH + 1) // 2  # x+x+...+x as long as MAX_LENGTH allows: 500 terms
+    expr = op.join(["x"] * terms)
+    assert len(expr) <= MAX_LENGTH
+    f, leaves = build(expr, {"x": 1.5})
+    f.backward()
+    ref = 1.5
+    for _ in range(terms - 1):
+        ref = {"+": ref + 1.5, "-": ref - 1.5, "*": ref * 1.5, "/": ref / 1.5}[op]
+    assert f.data == ref  # same float arithmetic, left to right
+    assert sum(1 for v in f.walk() if not v.is_leaf) == terms - 1
+    dx = {"+": terms, "-": 2 - terms}.get(op)
+    if dx is not None:
+        assert leaves["x"].grad == dx
+
+
+def test_a_mixed_chain_keeps_precedence_and_order():
+    f, leaves = build("a*b - c/d + a**2*3 - 1/a", {"a": 2, "b": 3, "c": 5, "d": 4})
+    assert f.data == 2 * 3 - 5 / 4 + 2 ** 2 * 3 - 1 / 2
+    assert list(leaves) == ["a", "b", "c", "d"]
+
+
+def test_a_bad_operator_deep_in_a_chain_is_named_at_its_column():
+    expr = "+".join(["x"] * 200) + "//x"
+    with pytest.raises(ExprError) as info:
+        build(expr, {"x": 1.0})
+    assert "operator // is not allowed" in info.value.msg and info.value.col == 400

@@ -2,26 +2,35 @@
 step-by-step page, and a 2-16-16-1 network on a moons point after ``backward()``.
 
 :func:`write_demo` writes them to a folder and returns the paths; ``gradwire demo`` calls it.
+It checks first that Graphviz's ``dot`` is on the PATH, so a missing ``dot`` is one clear
+:class:`~visualize.diagram.GraphvizNotFound` before any file or folder is written.
 """
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Dict
 
 from autodiff.examples import sigmoid_circuit
 
-from .diagram import render
+from .diagram import INSTALL_HELP, GraphvizNotFound, render
 from .network import draw_network
 from .steps import stepper
 
 __all__ = ["write_demo", "sigmoid_circuit"]
 
 
-
-
 def write_demo(out_dir: str = "out") -> Dict[str, str]:
-    """Write sigmoid.svg, sigmoid-record.svg, steps.html and network.svg to ``out_dir``."""
+    """Write sigmoid.svg, sigmoid-record.svg, steps.html and network.svg to ``out_dir``
+    (created if needed); returns their paths by name.
+
+        >>> import tempfile
+        >>> sorted(write_demo(tempfile.mkdtemp()))
+        ['circuit', 'network', 'record', 'steps']
+    """
     from nn import MLP, datasets
+    if shutil.which("dot") is None:
+        raise GraphvizNotFound(INSTALL_HELP)
     os.makedirs(out_dir, exist_ok=True)
     paths = {}
     f, _ = sigmoid_circuit()

@@ -6,7 +6,10 @@ with :func:`ast.parse` and walks the tree against a whitelist: numbers, variable
 engine's unary ops (``exp log sqrt tanh sigmoid relu abs sin cos``) with one argument.
 Everything else -- attributes, subscripts, strings, lambdas, comparisons, keyword
 arguments, unknown functions, ``2**2**100``-style blow-ups -- raises :class:`ExprError`
-naming the problem and its 1-based column.  Nothing is evaluated by Python: no
+naming the problem and its 1-based column.  A flat chain (``x+x+...+x``, any length up to
+:data:`MAX_LENGTH`) is walked in a loop; real nesting (parentheses, calls, unary minus,
+``a**b**c``) deeper than :data:`MAX_DEPTH` levels is refused as nested too deeply.
+Nothing is evaluated by Python: no
 ``eval``, ``exec`` or ``compile`` of the text; the walker builds the graph with
 :class:`autodiff.Value` arithmetic, so the picture shows the same gates as the lecture
 (``1 + v`` is one ``+1`` gate).  Constant sub-expressions (``2*3``, ``exp(0)``) are
@@ -23,13 +26,16 @@ folded to plain numbers.  ``e`` and ``pi`` are constants unless a value is set f
 from __future__ import annotations
 
 import ast
+import keyword
 import math
+import unicodedata
 from typing import Dict, Iterable, Mapping, Tuple, Union
 
 from autodiff import Value, ops
 
 __all__ = ["ExprError", "build", "parse_assignments", "variables",
-           "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_EXPONENT", "MAX_CONSTANT"]
+           "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
+           "MAX_CONSTANT"]
 
 #: Functions an expression may call: the engine's unary ops, by name.
 FUNCTIONS: Dict[str, ops.Op] = {op.name: op for op in ops.UNARY}
@@ -37,6 +43,9 @@ FUNCTIONS: Dict[str, ops.Op] = {op.name: op for op in ops.UNARY}
 CONSTANTS: Dict[str, float] = {"e": math.e, "pi": math.pi}
 #: Longest expression accepted, in characters.
 MAX_LENGTH = 1000
+#: Deepest nesting accepted (parentheses around a sum, calls, unary minus, ``a**b**c``);
+#: a flat chain such as ``x+x+...+x`` counts as one level however long it is.
+MAX_DEPTH = 100
 #: Largest |exponent| accepted when an exponent is a constant (``x**2000`` is refused).
 MAX_EXPONENT = 1024.0
 #: Largest |constant| a literal or a folded constant may have.
@@ -87,6 +96,7 @@ class _Builder:
         self.shift = shift  # leading whitespace stripped before parsing
         self.values = values
         self.leaves: Dict[str, Value] = {}
+        self.depth = 0
 
     def col(self, node: ast.AST) -> int:
         """1-based character column of ``node`` (ast gives a 0-based UTF-8 offset)."""
@@ -97,6 +107,16 @@ class _Builder:
         return ExprError(msg, self.col(node))
 
     def walk(self, node: ast.AST) -> Union[float, Value]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(node, f"expression is nested too deeply (more than "
+                                      f"{MAX_DEPTH} levels)")
+            return self.walk_node(node)
+        finally:
+            self.depth -= 1
+
+    def walk_node(self, node: ast.AST) -> Union[float, Value]:
         if isinstance(node, ast.Constant):
             return self.number(node)
         if isinstance(node, ast.Name):
@@ -140,17 +160,24 @@ class _Builder:
         raise self.fail(node, f"name '{n}' has no value; give it one with --set {n}=...")
 
     def binop(self, node: ast.BinOp) -> Union[float, Value]:
-        sym = _BINOPS.get(type(node.op))
-        if sym is None:
-            other = _OTHER_BINOPS.get(type(node.op), type(node.op).__name__)
-            raise ExprError(f"operator {other} is not allowed; use + - * / **",
-                            self.op_col(node))
-        a = self.walk(node.left)
-        b = self.walk(node.right)
-        if sym == "**" and not isinstance(b, Value) and not abs(b) <= MAX_EXPONENT:
-            raise self.fail(node.right, f"exponent {_fmt(b)} is too large "
-                                        f"(at most {MAX_EXPONENT:g} in size)")
-        return self.apply(node, sym, a, b)
+        """A left-associative chain ``a + b - c * d ...`` in a loop, leftmost first."""
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp):
+            chain.append(chain[-1].left)
+        for n in chain:  # refuse a bad operator before building anything
+            if type(n.op) not in _BINOPS:
+                other = _OTHER_BINOPS.get(type(n.op), type(n.op).__name__)
+                raise ExprError(f"operator {other} is not allowed; use + - * / **",
+                                self.op_col(n))
+        acc = self.walk(chain[-1].left)
+        for n in reversed(chain):
+            sym = _BINOPS[type(n.op)]
+            b = self.walk(n.right)
+            if sym == "**" and not isinstance(b, Value) and not abs(b) <= MAX_EXPONENT:
+                raise self.fail(n.right, f"exponent {_fmt(b)} is too large "
+                                         f"(at most {MAX_EXPONENT:g} in size)")
+            acc = self.apply(n, sym, acc, b)
+        return acc
 
     def op_col(self, node: ast.BinOp) -> int:
         """1-based column of a binary operator: after its left operand and any ')'."""
@@ -268,6 +295,9 @@ def _parse(expr: str) -> Tuple[ast.Expression, int]:
         if ch in "\r\n" or (ord(ch) < 32 and ch != "\t"):
             raise ExprError("expression must be on one line, without control characters",
                             i + 1)
+        if 0xD800 <= ord(ch) <= 0xDFFF:  # from bytes that were not UTF-8
+            raise ExprError(f"expression holds a character that is not text "
+                            f"({ch!r}, from bytes that are not UTF-8)", i + 1)
     body = expr.lstrip(" \t")
     shift = len(expr) - len(body)
     if not body.strip():
@@ -301,7 +331,8 @@ def build(expr: str, values: Mapping[str, Number]) -> Tuple[Value, Dict[str, Val
     try:
         out = b.walk(tree.body)
     except RecursionError:
-        raise ExprError("expression is nested too deeply", 1) from None
+        raise ExprError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
+                        1) from None
     if not isinstance(out, Value):
         out = Value(out)
     if not out.is_leaf:  # a bare variable stays its own labelled leaf
@@ -311,8 +342,10 @@ def build(expr: str, values: Mapping[str, Number]) -> Tuple[Value, Dict[str, Val
 
 def parse_assignments(items: Iterable[str]) -> Dict[str, float]:
     """``["w0=2", "x0=-1"]`` -> ``{"w0": 2.0, "x0": -1.0}``, with a clear error for each
-    malformed item (raised as ``ValueError``): a missing ``=``, an invalid name, a value
-    that is not a finite number, or a name set twice.
+    malformed item (raised as ``ValueError``): a missing ``=``, an invalid name (or a
+    Python keyword), a value that is not a finite number of at most :data:`MAX_CONSTANT`
+    in size, or a name set twice.  Names are NFKC-normalized as Python normalizes the
+    names in the expression (``ℌ`` is ``H``).
 
         >>> parse_assignments(["w0=2", "x0=-1.5"])
         {'w0': 2.0, 'x0': -1.5}
@@ -320,11 +353,14 @@ def parse_assignments(items: Iterable[str]) -> Dict[str, float]:
     out: Dict[str, float] = {}
     for item in items:
         name, eq, text = item.partition("=")
-        name, text = name.strip(), text.strip()
+        name, text = unicodedata.normalize("NFKC", name.strip()), text.strip()
         if not eq:
             raise ValueError(f"--set {item!r}: expected name=value, e.g. x0=-1")
         if not name.isidentifier() or name.startswith("__"):
             raise ValueError(f"--set {item!r}: {name!r} is not a valid variable name")
+        if keyword.iskeyword(name):
+            raise ValueError(f"--set {item!r}: {name!r} is a Python keyword, not a "
+                             f"variable name")
         if name in FUNCTIONS:
             raise ValueError(f"--set {item!r}: {name!r} is a function name")
         try:
@@ -333,6 +369,9 @@ def parse_assignments(items: Iterable[str]) -> Dict[str, float]:
             raise ValueError(f"--set {item!r}: {text!r} is not a number") from None
         if not math.isfinite(x):
             raise ValueError(f"--set {item!r}: the value must be finite")
+        if abs(x) > MAX_CONSTANT:
+            raise ValueError(f"--set {item!r}: the value is too large (at most "
+                             f"{MAX_CONSTANT:g} in size)")
         if name in out:
             raise ValueError(f"--set {item!r}: {name!r} is set twice")
         out[name] = x
