@@ -230,7 +230,7 @@ def test_train_multiclass_defaults_to_cross_entropy(capsys):
     code, out, err = run(capsys, "train", "--dataset", "spiral", "--hidden", "8",
                          "--steps", "5", "--optimizer", "adam", "--no-progress")
     assert code == 0, err
-    assert "trained MLP 2-8-3 on spiral (99 points) for 5 steps" in out
+    assert "trained MLP 2-8-3 on spiral (100 points) for 5 steps" in out
     assert err == ""
 
 

@@ -39,6 +39,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from autodiff import Value
 from autodiff.files import atomic_write
 from autodiff.examples import sigmoid_circuit
+from nn.datasets import DATASETS
 
 __all__ = ["main", "sigmoid_circuit", "CLIError", "MAX_SAMPLES", "MAX_STEPS",
            "MAX_PARAMETERS", "MAX_STEP_WORK", "MAX_NOISE", "MAX_SEED"]
@@ -46,7 +47,6 @@ __all__ = ["main", "sigmoid_circuit", "CLIError", "MAX_SAMPLES", "MAX_STEPS",
 SIGMOID_EXPR = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 SIGMOID_SET = ["w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
 DIAGRAM_FORMATS = ("svg", "png", "pdf")
-DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
 #: Most points ``train --samples`` accepts.
 MAX_SAMPLES = 10_000
 #: Most optimizer steps ``train --steps`` / ``demo --steps`` accept.
@@ -451,10 +451,7 @@ def _train(dataset: str, hidden: List[int], *, steps: int, optimizer: str, lr: f
         raise CLIError(f"--samples {samples}: {dataset} needs at least {n_classes} points "
                        f"(one per class)")
     kwargs: Dict[str, Any] = {"seed": seed}
-    if dataset == "spiral":
-        kwargs["n_per_class"] = samples // 3
-    else:
-        kwargs["n"] = samples
+    kwargs["n"] = samples
     if noise is not None:
         kwargs["std" if dataset == "blobs" else "noise"] = noise
     loss = loss or ("ce" if n_classes > 2 else "hinge")
