@@ -245,7 +245,7 @@ def test_train_spiral_with_few_samples_says_how_many(capsys):
     code, out, err = run(capsys, "train", "--dataset", "spiral", "--samples", "4",
                          "--steps", "1", "--no-progress", "--hidden", "4")
     assert code == 0, err
-    assert "on spiral (3 points)" in out  # one per arm, not silently more
+    assert "on spiral (4 points)" in out  # exactly as asked, not silently more or fewer
 
 
 def test_train_plot_without_matplotlib_is_refused_before_training(capsys, tmp_path,
