@@ -122,25 +122,19 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from autodiff.explain import backward_steps, forward_steps, node_names
+    from autodiff.explain import backward_steps, forward_steps
     f, leaves = _build(args.expr, args.set)
     p = args.precision
-    names = node_names(f)
-    print("forward pass (inputs first):")
+    print("forward pass (one gate at a time, inputs first):")
     for s in forward_steps(f, precision=p):
         print(f"  {s.rule}")
-    print("backward pass (output first; upstream gradient x local derivative -> input):")
+    print("backward pass (one gate at a time, output first; upstream gradient x local "
+          "derivative -> input):")
     for s in backward_steps(f, precision=p, output="f"):
-        head = f"  {s.name}" + (f" [{s.gate}]" if s.gate else "")
-        if s.sum_text:
-            print(f"{head}: {s.sum_text}")
+        head = f"  {s.name} [{s.gate}]"
+        for line in s.text_lines():
+            print(f"{head}: {line}")
             head = " " * len(head)
-        if s.lines:
-            for line, to in zip(s.lines, s.inputs):
-                print(f"{head}: {line}  -> {names[id(to)]}")
-                head = " " * len(head)
-        elif not s.sum_text:
-            print(f"{head}: {s.rule}")
     f.backward()
     print(_gradient_table(f, leaves, args.expr))
     return 0

@@ -27,8 +27,9 @@ from typing import Any, Dict, List, Optional
 
 import graphviz
 
-from autodiff import Value, topological_order
-from autodiff.explain import fmt
+from autodiff import Value
+from autodiff.explain import fmt, graph_order
+from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 from autodiff.files import atomic_write
 
 __all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "GREEN", "RED",
@@ -87,9 +88,10 @@ def _num(x: Any) -> float:
 
 
 def _check_args(root: Any, style: str, rankdir: str, precision: Any, max_nodes: Any) -> None:
-    if not isinstance(root, Value):
-        raise TypeError(f"draw(root): expected a Value, got {type(root).__name__}; to draw a "
-                        "network use visualize.draw_network(model)")
+    if not isinstance(root, (Value, ForeignNode)):
+        raise TypeError(f"draw(root): expected a Value, got {type(root).__name__} (a gradwire "
+                        "Value, or a micrograd-style one with data, grad, _prev and _op); "
+                        "to draw a network use visualize.draw_network(model)")
     if style not in ("circuit", "record"):
         raise ValueError(f"draw(style={style!r}): style must be 'circuit' or 'record'")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -100,8 +102,8 @@ def _check_args(root: Any, style: str, rankdir: str, precision: Any, max_nodes: 
         raise ValueError(f"draw(max_nodes={max_nodes!r}): max_nodes must be a positive int")
 
 
-def _nodes(root: Value, max_nodes: int, style: str) -> List[Value]:
-    nodes = topological_order(root)
+def _nodes(root: Any, max_nodes: int, style: str) -> List[Any]:
+    nodes = graph_order(root)
     if len(nodes) > max_nodes:
         other = ("style='record' (more compact) or " if style == "circuit" else "")
         raise GraphTooLarge(
@@ -114,7 +116,8 @@ def _nodes(root: Value, max_nodes: int, style: str) -> List[Value]:
 
 def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool = True,
          precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False,
-         grad_of: Optional[Dict[int, float]] = None) -> Diagram:
+         grad_of: Optional[Dict[int, float]] = None,
+         names: Optional[Dict[int, str]] = None) -> Diagram:
     """The graph below ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter).
 
     ``style='circuit'`` draws the lecture's circuit (values green above the wires,
@@ -123,7 +126,12 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     names are ``n<k>`` (the node's place in topological order) and ``g<k>`` for gates;
     ``ids=True`` also gives the SVG groups ids (``wire-n<k>``, ``gate-n<k>``) for the stepper,
     and ``grad_of`` (``{id(node): gradient}``, from :func:`autodiff.backward_steps`) shows
-    those gradients instead of ``.grad``, without running ``backward()``.
+    those gradients instead of ``.grad``, without running ``backward()``; ``names``
+    (``{id(node): name}``, from :func:`autodiff.explain.node_names`) writes each gate's
+    output name small beside its wire, so captions can call it by name.  ``root`` may
+    also be a micrograd-style object (``data``, ``grad``, ``_prev``, ``_op``).  A fused
+    ``w·x+b`` gate's inputs read as its formula: b, then each w_i beside its x_i, a number
+    x_i drawn as a named input stub ``x0``, ``x1``... (not a node of the graph).
 
         >>> from autodiff import Value
         >>> x = Value(3.0, label="x"); y = x * x; y.backward()
@@ -131,6 +139,8 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
         >>> d.source.count("n0 -> g1")      # x feeds the '*' gate twice
         2
     """
+    if not isinstance(root, Value):
+        root = as_graph(root, "draw(root)") if is_micrograd_style(root) else root
     _check_args(root, style, rankdir, precision, max_nodes)
     nodes = _nodes(root, max_nodes, style)
     index: Dict[int, int] = {id(v): k for k, v in enumerate(nodes)}
@@ -138,7 +148,7 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     d.attr(rankdir=rankdir)
     gfun = (lambda v: _num(v.grad)) if grad_of is None else (lambda v: grad_of[id(v)])
     if style == "circuit":
-        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids)
+        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, names or {})
     else:
         _draw_record(d, root, nodes, index, grads and gfun, precision, ids)
     return d
@@ -159,24 +169,60 @@ def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
              "height": size, "fixedsize": "true", **extra}
     if ids:
         attrs["id"] = f"gate-n{k}"
+    if isinstance(v, Value) and v.op == "affine":
+        attrs["ordering"] = "in"  # b, w0, x0, w1, x1, ... top to bottom, as the formula
     d.node(f"g{k}", **attrs)
 
 
-def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
-                  grads: Any, precision: int, ids: bool) -> None:
+def _sources(d: Diagram, v: Any, index: Dict[int, int], stubs: Dict[tuple, str],
+             precision: int, port: str, record: bool) -> List[str]:
+    """The DOT names feeding v's gate, in its formula's order.  A fused ``w·x+b`` node's
+    number inputs get a stub ``x<i>`` each (one per position and value, shared by the
+    neurons of a layer), drawn as an input wire but not a node of the graph."""
+    if not (isinstance(v, Value) and v.op == "affine"):
+        return [f"n{index[id(p)]}{port}" for p in v.parents]
+    out = []
+    for k, (p, q) in enumerate(zip(v._a, v._b)):
+        out.append(f"n{index[id(p)]}{port}")
+        if k == 0:
+            continue  # the bias's partner, the 1 of b*1
+        if isinstance(q, Value):
+            out.append(f"n{index[id(q)]}{port}")
+            continue
+        key = (k - 1, q)
+        if key not in stubs:
+            stubs[key] = f"x{len(stubs)}s"
+            name, val = f"x{k - 1}", f'<font color="{GREEN}">{fmt(q, precision)}</font>'
+            if record:
+                label = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                         f"<tr><td>{name}</td><td>data {val}</td></tr></table>>")
+            else:
+                label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                         f'<tr><td rowspan="2" align="right">{name}&nbsp;</td><td>{val}</td>'
+                         '</tr><tr><td port="wire" height="1" width="44" sides="T" '
+                         'border="1"></td></tr></table>>')
+            d.node(stubs[key], shape="none", margin="0", label=label)
+        out.append(stubs[key] + port)
+    return out
+
+
+def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
+                  grads: Any, precision: int, ids: bool, names: Dict[int, str]) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
+    stubs: Dict[tuple, str] = {}
     for k, v in enumerate(nodes):
         name = f"n{k}"
         left = right = top = ""
         rows = 3 if grads else 2
+        wire = v.label or names.get(id(v), "")  # a gate's output: its label, or its name
         if v.is_leaf:
             left = f'<td rowspan="{rows}" align="right">{escape(v.label or name)}&nbsp;</td>'
-        if v is root and v.label and not v.is_leaf:
-            right = f'<td rowspan="{rows}" align="left">&nbsp;{escape(v.label)}</td>'
-        elif v.label and not v.is_leaf:
-            top = f'<tr><td><font color="#6e7781" point-size="9">{escape(v.label)}</font></td></tr>'
+        if v is root and wire and not v.is_leaf:
+            right = f'<td rowspan="{rows}" align="left">&nbsp;{escape(wire)}</td>'
+        elif wire and not v.is_leaf:
+            top = f'<tr><td><font color="#6e7781" point-size="9">{escape(wire)}</font></td></tr>'
         rows_html = (f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
                      f'<tr><td port="wire" height="1" width="44" sides="T" border="1"></td></tr>')
         if grads:
@@ -189,15 +235,16 @@ def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, 
         d.node(name, **attrs)
         if not v.is_leaf:
             _gate(d, k, v, ids, fontsize="11" if len(v.gate) < 4 else "9")
-            for p in v.parents:
-                d.edge(f"n{index[id(p)]}:wire:e", f"g{k}")
+            for src in _sources(d, v, index, stubs, precision, ":wire:e", False):
+                d.edge(src, f"g{k}")
             d.edge(f"g{k}", f"{name}:wire:w", arrowhead="none")
 
 
-def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
+def _draw_record(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
                  grads: Any, precision: int, ids: bool) -> None:
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
+    stubs: Dict[tuple, str] = {}
     for k, v in enumerate(nodes):
         name = f"n{k}"
         cells = [f"<td>{escape(v.label) if v.label else '&nbsp;'}</td>",
@@ -212,8 +259,8 @@ def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, i
         d.node(name, **attrs)
         if not v.is_leaf:
             _gate(d, k, v, ids)
-            for p in v.parents:
-                d.edge(f"n{index[id(p)]}", f"g{k}")
+            for src in _sources(d, v, index, stubs, precision, "", True):
+                d.edge(src, f"g{k}")
             d.edge(f"g{k}", name)
 
 
@@ -230,7 +277,7 @@ def render(graph: Any, path: str, **draw_kwargs: Any) -> str:
     if ext not in _FORMATS:
         raise ValueError(f"render(path={str(path)!r}): the extension must be one of "
                          f".svg, .png, .pdf (it picks the file format), got {ext or 'none'!r}")
-    if isinstance(graph, Value):
+    if isinstance(graph, Value) or is_micrograd_style(graph):
         graph = draw(graph, **draw_kwargs)
     elif draw_kwargs:
         raise TypeError("render: drawing options only apply when graph is a Value")
