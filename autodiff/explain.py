@@ -312,15 +312,17 @@ def backward_steps(root: Any, precision: int = 2, seed: float = 1.0,
     return _backward(root, precision, seed, output)[0]
 
 
-def _backward(root: Any, precision: int, seed: float, output: Optional[str]
-              ) -> Tuple[List[Step], Dict[int, Optional[float]]]:
-    """The backward steps and every node's gradient (``{id(node): grad}``)."""
-    names = node_names(root, output)
+def _backward(root: Any, precision: int, seed: float, output: Optional[str],
+              text: bool = True) -> Tuple[List[Step], Dict[int, Optional[float]]]:
+    """The backward steps and every node's gradient (``{id(node): grad}``); with
+    ``text=False`` only the gradients (no steps)."""
+    names = node_names(root, output) if text else {}
     out = output or root.label or "L"
     order = _backward_order(root)
     uses = _uses(order)
     grads: Dict[int, Optional[float]] = {id(root): seed}
-    shares: Dict[int, list] = {}
+    got: Dict[int, int] = {}  # shares received so far
+    unknown = set()  # ids of nodes that got a share gradwire cannot compute
     steps = []
     for v in order:
         if v.is_leaf:
@@ -343,18 +345,23 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str]
             p, local = terms[i][0], terms[i][1]
             prod = None if local is None or g is None else g * local
             prods[i] = prod
-            got = shares.setdefault(id(p), [])
-            got.append(prod)
-            if None in got:
-                total = p.grad if len(got) == uses[id(p)] else None
+            n = got[id(p)] = got.get(id(p), 0) + 1
+            before = grads.get(id(p))
+            if prod is None:
+                unknown.add(id(p))
+            if id(p) in unknown:  # the graph's own .grad, once every share is in
+                total = p.grad if n == uses[id(p)] else None
             else:
-                total = grads.get(id(p), 0.0) + prod
+                total = (0.0 if before is None else before) + prod
             grads[id(p)] = total
             totals[i] = total
-            if len(got) > 1:
-                terms_s = " + ".join("?" if a is None else _paren(a, precision) for a in got)
+            if n > 1 and text:  # what it had so far + this share = its gradient now
+                terms_s = " + ".join("?" if a is None else _paren(a, precision)
+                                     for a in (before, prod))
                 tot_s = "?" if total is None else fmt(total, precision)
                 sums[i] = f"d{out}/d{names[id(p)]} = {terms_s} = {tot_s}"
+        if not text:
+            continue
         lines = []
         for i, (p, local, rtext) in enumerate(terms):
             wrt = _nary_name(i, terms) if nary else ("x" if i == 0 else "y")
@@ -378,7 +385,8 @@ def gradients_of(root: Any, precision: int = 2, seed: float = 1.0) -> Dict[int, 
     """``{id(node): gradient}`` for every node below ``root``, from the backward steps
     (what ``root.backward(seed)`` gives, without touching ``.grad``)."""
     root = _root(root, "gradients_of")
-    grads = _backward(root, check_precision(precision, "gradients_of"), seed, None)[1]
+    grads = _backward(root, check_precision(precision, "gradients_of"), seed, None,
+                      text=False)[1]
     return {k: (0.0 if g is None else g) for k, g in grads.items()}
 
 
@@ -423,7 +431,7 @@ def chain_rule(root: Any, node: Any, precision: int = 2, max_paths: int = 20,
         raise ValueError(f"chain_rule: node {node!r} is not in the graph of {root!r}")
     out = output or root.label or "L"
     name = names[id(node)]
-    grads = _backward(root, precision, 1.0, output)[1]
+    grads = _backward(root, precision, 1.0, output, text=False)[1]
     total = grads.get(id(node)) or 0.0
     order = graph_order(root)
     # count paths from each node down to `node` (dynamic programming, inputs first)

@@ -396,7 +396,7 @@ def test_backward_steps_repeated_input_shows_every_use():
     # the engine adds last term first: x2's share (w2 = 0.1), w2's (x2 = 0.1), ...
     last = min(xs, key=lambda i: step.sums[i].count("+") if step.sums[i] else 0)
     assert step.totals[0] == x.grad  # the bias's share comes last
-    assert step.sums[0] == "dL/dx = 0.10 + 0.10 + 0.70 + 0.10 + 0.10 + 1.00 = 2.10"
+    assert step.sums[0] == "dL/dx = 1.10 + 1.00 = 2.10"  # its sum so far + the last share
     assert step.sums[last] == ""  # the first share to arrive has no sum yet
 
 

@@ -100,7 +100,7 @@ class Stepper:
                                     fmt(s.value, p)]]})
         seed = fmt(1.0, p)
         steps.append({"phase": "backward", "node": dot_id[id(root)], "names": [out],
-                      "caption": f"Backward pass: it starts at the output with "
+                      "caption": f"Backward pass: it starts at the output {out}, with "
                                  f"d{out}/d{out} = {seed} (red).",
                       "show": [[dot_id[id(root)], "g", seed, seed]]})
         for k, s in enumerate(bw, 1):
@@ -114,8 +114,9 @@ class Stepper:
             steps.append({
                 "phase": "backward", "node": dot_id[id(s.node)],
                 "names": [s.name] + list(s.receivers),
-                "caption": f"Backward {k}/{len(bw)}: gate {s.gate} has d{out}/d{s.name} = "
-                           f"{up} and sends upstream x local to each input:\n  {lines}",
+                "caption": f"Backward {k}/{len(bw)}: gate {s.gate} (output {s.name}, "
+                           f"d{out}/d{s.name} = {up}) sends upstream x local to each "
+                           f"input:\n  {lines}",
                 "show": show})
         last = ("Done: every wire holds its value (green) and the gradient of "
                 f"{out} with respect to it (red). Click a node for its chain rule.")
