@@ -131,16 +131,18 @@ def graph_order(root: Any) -> list:
     """Every node below ``root``, inputs first (gradwire Values or ForeignNodes)."""
     if isinstance(root, Value):
         return topological_order(root)
-    order, seen, stack = [], {id(root)}, [(root, False)]
-    while stack:  # iterative post-order
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:  # iterative depth-first post-order: a node after all its inputs
         v, done = stack.pop()
         if done:
             order.append(v)
             continue
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
         stack.append((v, True))
         for p in reversed(v.parents):
             if id(p) not in seen:
-                seen.add(id(p))
                 stack.append((p, False))
     return order
 
