@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import ops
 from .micrograd_compat import ForeignNode, as_graph
 from .ops import Op
 from .value import Value, local_terms, topological_order
@@ -120,7 +121,7 @@ def _op(v: Any) -> Optional[Op]:
     """The op table entry of a gate, None for a leaf (or an op gradwire does not know)."""
     if isinstance(v, ForeignNode):
         return v.op
-    return v._op
+    return None if v.op is None else ops.get(v.op)  # the public name: v._op is micrograd's
 
 
 def _terms(v: Any) -> list:
@@ -158,6 +159,19 @@ def node_names(root: Any, output: Optional[str] = None) -> Dict[int, str]:
     if not root.label:
         names[id(root)] = output or "L"
     return names
+
+
+def input_names(v: Any, names: Dict[int, str]) -> List[str]:
+    """The names of ``v``'s inputs in its formula's order; a fused ``w·x+b`` node's
+    number inputs are called by position, ``x0``, ``x1``... (they are not nodes)."""
+    if isinstance(v, Value) and v.op == "affine":
+        out = []
+        for k, (p, q) in enumerate(zip(v._a, v._b)):
+            out.append(names[id(p)])
+            if k:
+                out.append(names[id(q)] if isinstance(q, Value) else f"x{k - 1}")
+        return out
+    return [names[id(p)] for p in v.parents]
 
 
 def _nary_name(i: int, terms: list) -> str:

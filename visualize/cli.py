@@ -125,11 +125,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from autodiff.explain import backward_steps, forward_steps
     f, leaves = _build(args.expr, args.set)
     p = args.precision
-    print("forward pass (one gate at a time, inputs first):")
+    print("forward pass (inputs first):")
     for s in forward_steps(f, precision=p):
         print(f"  {s.rule}")
-    print("backward pass (one gate at a time, output first; upstream gradient x local "
-          "derivative -> input):")
+    print("backward pass (output first; upstream gradient x local derivative -> input):")
     for s in backward_steps(f, precision=p, output="f"):
         head = f"  {s.name} [{s.gate}]"
         for line in s.text_lines():
@@ -317,7 +316,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _DEMO_CAPTIONS = {
     "sigmoid.svg": "the sigmoid circuit, values above and gradients below each wire",
     "sigmoid-record.svg": "the same graph, one record per node (data | grad)",
-    "steps.html": "step through forward and backward, one node at a time",
+    "steps.html": "step through forward and backward, one gate at a time",
     "network.svg": "a 2-16-16-1 MLP drawn neuron by neuron, after one backward",
 }
 

@@ -117,7 +117,8 @@ def _nodes(root: Any, max_nodes: int, style: str) -> List[Any]:
 def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool = True,
          precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False,
          grad_of: Optional[Dict[int, float]] = None,
-         names: Optional[Dict[int, str]] = None) -> Diagram:
+         names: Optional[Dict[int, str]] = None,
+         widest: Optional[Dict[int, str]] = None) -> Diagram:
     """The graph below ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter).
 
     ``style='circuit'`` draws the lecture's circuit (values green above the wires,
@@ -128,7 +129,9 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     and ``grad_of`` (``{id(node): gradient}``, from :func:`autodiff.backward_steps`) shows
     those gradients instead of ``.grad``, without running ``backward()``; ``names``
     (``{id(node): name}``, from :func:`autodiff.explain.node_names`) writes each gate's
-    output name small beside its wire, so captions can call it by name.  ``root`` may
+    output name small beside its wire, so captions can call it by name; ``widest``
+    (``{id(node): text}``) makes a wire long enough for the longest gradient text the
+    stepper will put under it (a running sum ``0.20 + 0.20 = 0.40``).  ``root`` may
     also be a micrograd-style object (``data``, ``grad``, ``_prev``, ``_op``).  A fused
     ``w·x+b`` gate's inputs read as its formula: b, then each w_i beside its x_i, a number
     x_i drawn as a named input stub ``x0``, ``x1``... (not a node of the graph).
@@ -148,7 +151,8 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     d.attr(rankdir=rankdir)
     gfun = (lambda v: _num(v.grad)) if grad_of is None else (lambda v: grad_of[id(v)])
     if style == "circuit":
-        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, names or {})
+        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, names or {},
+                      widest or {})
     else:
         _draw_record(d, root, nodes, index, grads and gfun, precision, ids)
     return d
@@ -206,8 +210,15 @@ def _sources(d: Diagram, v: Any, index: Dict[int, int], stubs: Dict[tuple, str],
     return out
 
 
+def _wire_width(text: Optional[str]) -> int:
+    """Points for a wire: 44, or enough for ``text`` at the labels' 11pt (about 7.5pt
+    per character of digits and signs)."""
+    return 44 if not text else max(44, int(7.5 * len(text)) + 8)
+
+
 def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
-                  grads: Any, precision: int, ids: bool, names: Dict[int, str]) -> None:
+                  grads: Any, precision: int, ids: bool, names: Dict[int, str],
+                  widest: Dict[int, str]) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
@@ -224,7 +235,8 @@ def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int]
         elif wire and not v.is_leaf:
             top = f'<tr><td><font color="#6e7781" point-size="9">{escape(wire)}</font></td></tr>'
         rows_html = (f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
-                     f'<tr><td port="wire" height="1" width="44" sides="T" border="1"></td></tr>')
+                     f'<tr><td port="wire" height="1" width="{_wire_width(widest.get(id(v)))}" '
+                     'sides="T" border="1"></td></tr>')
         if grads:
             rows_html += f"<tr><td>{_grad_cell(grads(v), precision)}</td></tr>"
         label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'

@@ -40,7 +40,7 @@ from typing import Any, Dict, List
 
 from autodiff import Value
 from autodiff.explain import (_backward, check_precision, chain_rule, fmt, forward_steps,
-                              graph_order, node_names)
+                              graph_order, input_names, node_names)
 from autodiff.files import atomic_write
 from autodiff.micrograd_compat import as_graph, count_nodes, is_micrograd_style
 
@@ -80,7 +80,7 @@ class Stepper:
         self._diagram = draw(root, style=style, precision=precision, max_nodes=max_nodes,
                              ids=True, grad_of={k: (0.0 if g is None else g)
                                                 for k, g in grads.items()},
-                             names=names)
+                             names=names, widest=_widest(bw, precision))
         nodes = graph_order(root)
         dot_id = {id(v): f"n{k}" for k, v in enumerate(nodes)}
         p = precision
@@ -91,9 +91,10 @@ class Stepper:
                        "the forward pass, one gate at a time.",
             "show": [[dot_id[id(v)], "v", fmt(v.data, p), fmt(v.data, p)] for v in leaves]}]
         for k, s in enumerate(fw, 1):
-            ins = _names_list([names[id(q)] for q in s.inputs])
+            read = input_names(s.node, names)
+            ins = _names_list(read)
             steps.append({"phase": "forward", "node": dot_id[id(s.node)],
-                          "names": [s.name] + [names[id(q)] for q in s.inputs],
+                          "names": [s.name] + read,
                           "caption": f"Forward {k}/{len(fw)}: gate {s.gate} reads {ins} "
                                      f"and computes {s.rule}",
                           "show": [[dot_id[id(s.node)], "v", fmt(s.value, p),
@@ -168,6 +169,17 @@ def stepper(root: Any, precision: int = 2, style: str = "circuit",
         'Forward 1/1: gate exp reads a and computes L = exp(1.00) = 2.72'
     """
     return Stepper(root, precision=precision, style=style, max_nodes=max_nodes)
+
+
+def _widest(bw: list, precision: int) -> Dict[int, str]:
+    """``{id(node): the longest running-sum text its wire will show}``."""
+    out: Dict[int, str] = {}
+    for s in bw:
+        for q, sm in zip(s.inputs, s.sums):
+            text = sm.split(" = ", 1)[1] if sm else ""
+            if len(text) > len(out.get(id(q), "")):
+                out[id(q)] = text
+    return out
 
 
 def _checked(root: Any) -> Any:
