@@ -154,7 +154,7 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
         _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, names or {},
                       widest or {})
     else:
-        _draw_record(d, root, nodes, index, grads and gfun, precision, ids)
+        _draw_record(d, root, nodes, index, grads and gfun, precision, ids, names or {})
     return d
 
 
@@ -253,13 +253,15 @@ def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int]
 
 
 def _draw_record(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
-                 grads: Any, precision: int, ids: bool) -> None:
+                 grads: Any, precision: int, ids: bool,
+                 names: Optional[Dict[int, str]] = None) -> None:
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
     stubs: Dict[tuple, str] = {}
     for k, v in enumerate(nodes):
         name = f"n{k}"
-        cells = [f"<td>{escape(v.label) if v.label else '&nbsp;'}</td>",
+        wire = v.label or (names or {}).get(id(v), "")
+        cells = [f"<td>{escape(wire) if wire else '&nbsp;'}</td>",
                  f'<td>data <font color="{GREEN}">{fmt(_num(v.data), precision)}</font></td>']
         if grads:
             cells.append(f'<td>grad {_grad_cell(grads(v), precision)}</td>')
