@@ -231,3 +231,25 @@ def test_click_node_moves_the_highlight_and_shows_chain_rule(page, tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 1000 and height >= 300
     assert pg.errors == []
+
+
+def test_micrograd_graph_steps_in_the_browser(browser, tmp_path):
+    """micrograd's own Value: the page steps gate by gate to the gradients micrograd's
+    backward() computes, and names its ReLU and **2 gates as micrograd writes them."""
+    import micrograd.engine as mg
+    a, b = mg.Value(2.0), mg.Value(-3.0)
+    out = (a * b + a * a).relu() * b + (a ** 2)
+    out.backward()
+    pg = open_page(browser, out, tmp_path / "micrograd.html")
+    data = step_data(pg)
+    gates = sum(1 for st in data["steps"] if st["phase"] == "forward")
+    assert len(data["steps"]) - 1 == 2 * gates + 1
+    for _ in range(len(data["steps"]) - 1):
+        pg.click("#next")
+    assert "Done" in caption(pg)
+    want = {f"{a.grad:.2f}", f"{b.grad:.2f}"}
+    got = {t.split(" = ")[-1] for ts in all_visible(pg, RED).values() for t in ts}
+    assert want <= got
+    assert {"ReLU", "**2"} <= drawn_texts(pg)
+    assert pg.errors == []
+    pg.close()
