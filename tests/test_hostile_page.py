@@ -50,6 +50,14 @@ def test_page_is_filled_in_one_pass_and_data_cannot_close_its_script(label):
     assert '"caption":' not in body and '"phase":' not in body
 
 
+def test_a_title_holding_placeholders_stays_text():
+    from visualize import Stepper
+    page = Stepper(Value(1.0, "x").exp(), title="%DATA% & %JS% <b>").html()
+    assert "<title>%DATA% &amp; %JS% &lt;b&gt;</title>" in page
+    assert page.count('"caption":') == 0 or page.index('"caption":') > page.index("stepdata")
+    assert page.count("(function () {") == 1  # the script went in once, into its element
+
+
 # --- the page, in Chromium --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
