@@ -181,8 +181,9 @@ def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
 def _sources(d: Diagram, v: Any, index: Dict[int, int], stubs: Dict[tuple, str],
              precision: int, port: str, record: bool) -> List[str]:
     """The DOT names feeding v's gate, in its formula's order.  A fused ``w·x+b`` node's
-    number inputs get a stub ``x<i>`` each (one per position and value, shared by the
-    neurons of a layer), drawn as an input wire but not a node of the graph."""
+    number inputs get a stub ``x<i>`` each, drawn as an input wire beside its weight
+    (each gate its own, so every neuron reads as its formula) but not a node of the
+    graph."""
     if not (isinstance(v, Value) and v.op == "affine"):
         return [f"n{index[id(p)]}{port}" for p in v.parents]
     out = []
@@ -193,7 +194,7 @@ def _sources(d: Diagram, v: Any, index: Dict[int, int], stubs: Dict[tuple, str],
         if isinstance(q, Value):
             out.append(f"n{index[id(q)]}{port}")
             continue
-        key = (k - 1, q)
+        key = (id(v), k - 1)
         if key not in stubs:
             stubs[key] = f"x{len(stubs)}s"
             name, val = f"x{k - 1}", f'<font color="{GREEN}">{fmt(q, precision)}</font>'
