@@ -33,7 +33,7 @@ from .ops import Op
 from .value import Value, local_terms, topological_order
 
 __all__ = ["Step", "forward_steps", "backward_steps", "chain_rule", "ChainRule",
-           "node_names", "fmt", "gradients_of"]
+           "node_names", "fmt", "gradients_of", "graph_order", "input_names"]
 
 # How a folded gate reads as a formula, per op name ({x}: the input, {c}: the constant).
 _FOLDED = {"add_const": "{x} + {c}", "sub_const": "{x} - {c}", "rsub_const": "{c} - {x}",
@@ -53,10 +53,6 @@ def fmt(v: float, precision: int = 2) -> str:
 
 def _paren(v: float, precision: int) -> str:
     s = fmt(v, precision)
-    return f"({s})" if s.startswith("-") else s
-
-
-def _paren_s(s: str) -> str:
     return f"({s})" if s.startswith("-") else s
 
 
