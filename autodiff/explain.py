@@ -189,7 +189,8 @@ class Step:
     and per input ``local`` (the local derivative), ``local_rules`` (its formula),
     ``products`` (``upstream * local``, the share sent back), ``receivers`` (the input's
     name), ``totals`` (the input's gradient so far, this share included) and ``sums``
-    (``'dL/dx = 0.20 + 0.20 = 0.40'`` when the input has had earlier shares, else '').
+    (``'dL/dx = 0.20 + 0.20 = 0.40'`` when the input has had earlier shares, else ''),
+    ``running`` the same sum without its left side (``'0.20 + 0.20 = 0.40'``).
     ``lines`` explains each input's share, ``rule`` joins them; :meth:`text_lines` adds
     where each share goes.  For an op gradwire does not know (a micrograd-style graph)
     ``local`` holds None and the gradients are the graph's own ``.grad``.
@@ -209,6 +210,7 @@ class Step:
     totals: Tuple[Optional[float], ...] = ()
     sums: Tuple[str, ...] = ()
     lines: Tuple[str, ...] = field(default_factory=tuple)
+    running: Tuple[str, ...] = ()
 
     @property
     def gate(self) -> str:
@@ -353,6 +355,7 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
         prods: List[Optional[float]] = [None] * len(terms)
         totals: List[Optional[float]] = [None] * len(terms)
         sums = [""] * len(terms)
+        running = [""] * len(terms)
         for i in order_i:
             p, local = terms[i][0], terms[i][1]
             prod = None if local is None or g is None else g * local
@@ -371,7 +374,8 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
                 terms_s = " + ".join("?" if a is None else _paren(a, precision)
                                      for a in (before, prod))
                 tot_s = "?" if total is None else fmt(total, precision)
-                sums[i] = f"d{out}/d{names[id(p)]} = {terms_s} = {tot_s}"
+                running[i] = f"{terms_s} = {tot_s}"
+                sums[i] = f"d{out}/d{names[id(p)]} = {running[i]}"
         if not text:
             continue
         lines = []
@@ -389,7 +393,7 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
                           v.data, " | ".join(lines), g,
                           tuple(t[1] for t in terms), tuple(t[2] for t in terms),
                           tuple(prods), tuple(names[id(t[0])] for t in terms),
-                          tuple(totals), tuple(sums), tuple(lines)))
+                          tuple(totals), tuple(sums), tuple(lines), tuple(running)))
     return steps, grads
 
 

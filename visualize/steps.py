@@ -80,7 +80,7 @@ class Stepper:
         self._diagram = draw(root, style=style, precision=precision, max_nodes=max_nodes,
                              ids=True, grad_of={k: (0.0 if g is None else g)
                                                 for k, g in grads.items()},
-                             names=names, widest=_widest(bw, precision))
+                             names=names, widest=_widest(bw))
         nodes = graph_order(root)
         dot_id = {id(v): f"n{k}" for k, v in enumerate(nodes)}
         p = precision
@@ -106,9 +106,9 @@ class Stepper:
                       "show": [[dot_id[id(root)], "g", seed, seed]]})
         for k, s in enumerate(bw, 1):
             show = []
-            for q, tot, sm in zip(s.inputs, s.totals, s.sums):
+            for q, tot, run in zip(s.inputs, s.totals, s.running):
                 later = "?" if tot is None else fmt(tot, p)
-                now = sm.split(" = ", 1)[1] if sm else later
+                now = run or later
                 show.append([dot_id[id(q)], "g", now, later])
             up = fmt(s.upstream, p) if s.upstream is not None else "?"
             lines = "\n  ".join(s.text_lines())
@@ -171,12 +171,11 @@ def stepper(root: Any, precision: int = 2, style: str = "circuit",
     return Stepper(root, precision=precision, style=style, max_nodes=max_nodes)
 
 
-def _widest(bw: list, precision: int) -> Dict[int, str]:
+def _widest(bw: list) -> Dict[int, str]:
     """``{id(node): the longest running-sum text its wire will show}``."""
     out: Dict[int, str] = {}
     for s in bw:
-        for q, sm in zip(s.inputs, s.sums):
-            text = sm.split(" = ", 1)[1] if sm else ""
+        for q, text in zip(s.inputs, s.running):
             if len(text) > len(out.get(id(q), "")):
                 out[id(q)] = text
     return out
