@@ -8,6 +8,7 @@
     0.21
 """
 from . import ops
+from . import micrograd_compat  # gives Value micrograd's _prev and _backward()
 from .explain import Step, backward_steps, chain_rule, forward_steps
 from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
                          value_and_grad)

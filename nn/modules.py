@@ -219,6 +219,7 @@ class Neuron(Module):
         act = _check_activation(activation, "Neuron") if nonlin else "linear"
         self.w = [Value(v) for v in _uniform(rng, nin)]
         self.b = Value(0.0)
+        self._name("")
         self.activation = act
         self.nonlin = act != "linear"
         self.fused = bool(fused)
@@ -238,6 +239,12 @@ class Neuron(Module):
         if act == "linear":
             return z
         return z.tanh() if act == "tanh" else z.sigmoid()
+
+    def _name(self, prefix: str) -> None:
+        """Label the parameters by where they sit: ``w0, w1, ..., b`` after ``prefix``."""
+        for i, w in enumerate(self.w):
+            w.label = f"{prefix}w{i}"
+        self.b.label = f"{prefix}b"
 
     def parameters(self) -> list:
         return self.w + [self.b]
@@ -268,6 +275,12 @@ class Layer(Module):
         rng = _make_rng(seed, rng, "Layer")
         self.neurons = [Neuron(nin, rng=rng, max_params=None, **kwargs)
                         for _ in range(nout)]
+        self._name("")
+
+    def _name(self, prefix: str) -> None:
+        """Label the parameters ``N<j>.w<i>`` and ``N<j>.b`` after ``prefix``."""
+        for j, n in enumerate(self.neurons):
+            n._name(f"{prefix}N{j}.")
 
     def __call__(self, x: Sequence) -> Union[Value, list]:
         if type(x) is not list:
@@ -335,6 +348,13 @@ class MLP(Module):
         self.layers = [Layer(sz[i], sz[i + 1], rng=rng, fused=fused, max_params=None,
                              activation=out_activation if i == last else activation)
                        for i in range(len(nouts))]
+        self._name()
+
+    def _name(self) -> None:
+        """Label every parameter by where it sits: ``L1.N0.w2`` is layer 1's (the first
+        layer's) neuron 0's weight on its input 2, ``L1.N0.b`` its bias."""
+        for i, layer in enumerate(self.layers):
+            layer._name(f"L{i + 1}.")
 
     def __call__(self, x: Sequence) -> Union[Value, list]:
         if type(x) is not list:
@@ -366,14 +386,17 @@ class MLP(Module):
 
     # --- saving -------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The JSON document ``save`` writes: format, version, architecture, parameters."""
+        """The JSON document ``save`` writes: format, version, architecture, parameters
+        and their labels."""
         return {
             "format": FORMAT,
             "version": VERSION,
             "nin": self.nin,
             "layers": [{"nout": layer.nout, "activation": layer.activation,
                         "weights": [[w.data for w in n.w] for n in layer.neurons],
-                        "biases": [n.b.data for n in layer.neurons]}
+                        "biases": [n.b.data for n in layer.neurons],
+                        "labels": {"weights": [[w.label for w in n.w] for n in layer.neurons],
+                                   "biases": [n.b.label for n in layer.neurons]}}
                        for layer in self.layers],
         }
 
@@ -435,6 +458,11 @@ class MLP(Module):
                     w.data = float(v)
                 n.b.data = float(b)
             model.layers.append(layer)
+        model._name()
+        for i, spec in enumerate(layers):
+            if "labels" in spec:  # optional: files without it get the default labels
+                _restore_labels(model.layers[i], spec["labels"], f"layers[{i}].labels",
+                                source)
         return model
 
 
@@ -548,6 +576,27 @@ def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tu
             _check_number(v, f"{where}.biases[{j}]", bad)
         fan_in = nout
     return nin, layers
+
+
+def _restore_labels(layer: Layer, labels: Any, where: str, path: str) -> None:
+    """Set the parameters' labels from a saved ``labels`` object, checked field by field."""
+    def strings(xs: Any, n: int, what: str, rows: bool = False) -> list:
+        if not isinstance(xs, list) or len(xs) != n:
+            raise ModelFileError(f"{path}: {what}: wrong shape, expected {n} "
+                                 f"{'rows' if rows else 'labels'}, got {_shape(xs)}")
+        for k, x in enumerate(xs if not rows else ()):
+            if not isinstance(x, str) or len(x) > 200:
+                raise ModelFileError(f"{path}: {what}[{k}] must be a label (a string of at "
+                                     f"most 200 characters), got {x!r:.40}")
+        return xs
+    if not isinstance(labels, dict):
+        raise ModelFileError(f"{path}: {where} must be an object, got {type(labels).__name__}")
+    ws = strings(labels.get("weights"), layer.nout, f"{where}.weights", rows=True)
+    bs = strings(labels.get("biases"), layer.nout, f"{where}.biases")
+    for j, (n, row, b) in enumerate(zip(layer.neurons, ws, bs)):
+        for w, lab in zip(n.w, strings(row, layer.nin, f"{where}.weights[{j}]")):
+            w.label = lab
+        n.b.label = b
 
 
 def _shape(x: Any) -> str:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import autodiff
+from autodiff.explain import gradients_of
 from autodiff import (Value, affine, backward_steps, chain_rule, detect_anomaly,
                       forward_steps, no_grad, topological_order)
 from nn import MLP
@@ -363,24 +364,20 @@ def test_create_graph_gradients_equal_the_float_pass_bit_for_bit(rng):
 @pytest.mark.parametrize("seed", range(25))
 def test_backward_steps_equal_grad_bit_for_bit(seed):
     """On random graphs with fused nodes (inputs repeated within a node, numbers among
-    the x_i), each step's upstream is the node's ``.grad`` bit for bit, and the
-    contributions it lists add up (in order) to it."""
+    the x_i), each gate step's upstream and each input's final running total is the
+    node's ``.grad`` bit for bit."""
     out, _ = _random_dag(random.Random(500 + seed), affine)
     assert ops_of(out)["affine"] >= 1
     steps = backward_steps(out)
     for v in topological_order(out):
         v.grad = 0.0
     out.backward()
-    g = {id(s.node): s.upstream for s in steps}
+    for s in steps:  # complete when its step comes
+        assert same_float(s.upstream, s.node.grad) or (s.upstream == 0.0 == s.node.grad)
+    g = gradients_of(out)  # every node's, leaves included: the steps' running totals
     assert set(g) == {id(v) for v in topological_order(out)}
     for v in topological_order(out):
         assert same_float(g[id(v)], v.grad) or (g[id(v)] == 0.0 == v.grad), v
-    for s in steps:
-        if s.node is not out:
-            acc = 0.0
-            for _, amt in s.contributions:
-                acc += amt
-            assert acc == s.upstream
     for s in steps:
         if s.node.op == "affine":
             assert len(s.products) == len(s.node.parents)
@@ -388,17 +385,19 @@ def test_backward_steps_equal_grad_bit_for_bit(seed):
 
 
 def test_backward_steps_repeated_input_shows_every_use():
-    """affine([x, x, x], [x, y, x], x): x's step lists its six contributions, which sum
-    in order to x.grad exactly."""
+    """affine([x, x, x], [x, y, x], x): the one step sends x six shares, whose running
+    sum (in the engine's order) ends at x.grad exactly."""
     x, y = Value(0.1, "x"), Value(0.7, "y")
     z = affine([x, x, x], [x, y, x], x)
-    steps = backward_steps(z)
+    (step,) = backward_steps(z)
     z.backward()
-    sx = next(s for s in steps if s.node is x)
-    assert len(sx.contributions) == 6
-    assert [amt for _, amt in sx.contributions] == [0.1, 0.1, 0.7, 0.1, 0.1, 1.0]
-    assert sx.upstream == x.grad
-    assert sx.sum_text == "dL/dx = 0.10 + 0.10 + 0.70 + 0.10 + 0.10 + 1.00 = 2.10"
+    xs = [i for i, q in enumerate(step.inputs) if q is x]
+    assert len(xs) == 6
+    # the engine adds last term first: x2's share (w2 = 0.1), w2's (x2 = 0.1), ...
+    last = min(xs, key=lambda i: step.sums[i].count("+") if step.sums[i] else 0)
+    assert step.totals[0] == x.grad  # the bias's share comes last
+    assert step.sums[0] == "dL/dx = 1.10 + 1.00 = 2.10"  # its sum so far + the last share
+    assert step.sums[last] == ""  # the first share to arrive has no sum yet
 
 
 def test_forward_and_backward_step_text_of_one_fused_node():
@@ -407,8 +406,7 @@ def test_forward_and_backward_step_text_of_one_fused_node():
     z = affine([w0, w1], [x0, 2.0], b)
     z.label = "z"
     rules = [s.rule for s in forward_steps(z)]
-    assert rules == ["b = 0.50", "w0 = 2.00", "x0 = -1.00", "w1 = -3.00",
-                     "z = 0.50 + 2.00*(-1.00) + (-3.00)*2.00 = -7.50"]
+    assert rules == ["z = 0.50 + 2.00*(-1.00) + (-3.00)*2.00 = -7.50"]
     step = backward_steps(z)[0]
     assert step.lines == (
         "d(w·x+b)/db = 1;  1.00 x 1.00 = 1.00",

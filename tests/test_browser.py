@@ -1,36 +1,48 @@
 """The saved stepper page, driven in Debian's Chromium (headless) through Playwright.
 
-Opens the lecture's sigmoid circuit page from a file:// URL, steps with clicks and arrow
-keys, checks captions and the highlighted gate, clicks a node for its chain-rule
+Opens the lecture's sigmoid circuit page from a file:// URL, steps gate by gate with clicks
+and arrow keys, checks what each step makes visible on which wire, the captions and the
+names they use, the running sum of a node used twice, clicks a node for its chain-rule
 expansion, and takes a screenshot.  Needs /usr/bin/chromium (`make test` installs it)."""
+import re
 import struct
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 from visualize import stepper
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
+GREEN, RED = "#1a7f37", "#cf222e"
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    path = tmp_path_factory.mktemp("stepper") / "steps.html"
-    stepper(sigmoid_circuit()[0]).save(str(path))
+def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1300, "height": 650})
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(path.as_uri())
-        pg.errors = errors
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, root, path):
+    stepper(root).save(str(path))
+    pg = browser.new_page(viewport={"width": 1300, "height": 650})
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(path.as_uri())
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    pg = open_page(browser, sigmoid_circuit()[0],
+                   tmp_path_factory.mktemp("stepper") / "steps.html")
+    yield pg
+    pg.close()
 
 
 def state(pg):
@@ -46,81 +58,171 @@ def visible_texts(pg, nid, color):
         .map(t => t.textContent)""", [nid, color])
 
 
-def test_walks_forward_then_backward(page, tmp_path):
+def all_visible(pg, color):
+    """{wire id: [texts]} of every wire's visible texts in ``color``."""
+    return pg.evaluate("""(color) => {
+        const out = {};
+        document.querySelectorAll('#diagram g[id^="wire-"]').forEach(g => {
+          const ts = Array.from(g.querySelectorAll('text')).filter(t =>
+            t.getAttribute('fill') === color && !t.classList.contains('hide'))
+            .map(t => t.textContent);
+          if (ts.length) out[g.id.slice(5)] = ts;
+        });
+        return out; }""", color)
+
+
+def drawn_texts(pg):
+    return set(pg.evaluate("""() => Array.from(document.querySelectorAll('#diagram text'))
+        .map(t => t.textContent.trim())"""))
+
+
+def step_data(pg):
+    return pg.evaluate("JSON.parse(document.getElementById('stepdata').textContent)")
+
+
+def caption(pg):
+    return pg.locator("#caption").text_content()
+
+
+def test_sigmoid_circuit_takes_17_presses_gate_by_gate(page):
     pg = page
+    pg.click("#reset")
     assert pg.errors == []
     assert state(pg) == (0, "start", "")
-    assert "forward pass" in pg.locator("#caption").text_content()
-    # nothing is shown yet: no green value, no red gradient on the output wire n12
-    assert visible_texts(pg, "n12", "#1a7f37") == []
-    pg.click("#next")
-    assert state(pg) == (1, "forward", "n0")
-    assert pg.locator("#caption").text_content() == "Forward 1/13 (input): w0 = 2.00"
-    assert "current" in pg.locator("#wire-n0").get_attribute("class")
-    for _ in range(9):
-        pg.keyboard.press("ArrowRight")
-    # step 10: the '*-1' gate, 1 * -1 = -1, highlighted
-    assert state(pg) == (10, "forward", "n9")
-    assert pg.locator("#caption").text_content() == \
-        "Forward 10/13 (gate *-1): n9 = 1.00 * -1 = -1.00"
-    assert "current" in pg.locator("#gate-n9").get_attribute("class")
-    assert "current" not in (pg.locator("#wire-n0").get_attribute("class") or "")
-    pg.keyboard.press("ArrowLeft")
-    assert state(pg)[:2] == (9, "forward")
-    for _ in range(4):
+    # the inputs hold their values from the start; nothing computed is shown yet
+    assert all_visible(pg, GREEN) == {"n0": ["2.00"], "n1": ["-1.00"], "n3": ["-3.00"],
+                                      "n4": ["-2.00"], "n7": ["-3.00"]}
+    assert all_visible(pg, RED) == {}
+    presses = 0
+    while "Done" not in caption(pg):
         pg.click("#next")
-    # step 13: forward done, the output 0.73 is shown, no gradient yet
-    assert state(pg) == (13, "forward", "n12")
-    assert visible_texts(pg, "n12", "#1a7f37") == ["0.73"]
-    assert visible_texts(pg, "n12", "#cf222e") == []
-    pg.keyboard.press("ArrowRight")
-    # step 14: backward starts at the 1/x gate: -1/1.37^2 = -0.53
-    assert state(pg) == (14, "backward", "n12")
-    cap = pg.locator("#caption").text_content()
-    assert "d(1/x)/dx = -1/x^2 = -0.53;  1.00 x -0.53 = -0.53" in cap
-    assert "current" in pg.locator("#gate-n12").get_attribute("class")
-    assert visible_texts(pg, "n12", "#cf222e") == ["1.00"]
-    for _ in range(2):
-        pg.keyboard.press("ArrowRight")
-    # step 16: the exp gate sends -0.53 * e^-1 = -0.20 back
-    assert state(pg) == (16, "backward", "n10")
-    assert "-0.53 x 0.37 = -0.20" in pg.locator("#caption").text_content()
+        presses += 1
+        assert presses <= 18
+    assert presses == 17  # 8 gates forward, the output's gradient 1, 8 gates backward
+    assert pg.locator("#counter").text_content() == "step 17 / 17"
+    # the end: every wire holds the slides' numbers
+    assert visible_texts(pg, "n0", RED) == ["-0.20"]  # w0
+    assert visible_texts(pg, "n1", RED) == ["0.39"]   # x0
+    assert visible_texts(pg, "n4", RED) == ["-0.59"]  # x1
+    assert visible_texts(pg, "n12", GREEN) == ["0.73"]
+
+
+def test_each_forward_step_shows_its_gate_output(page):
+    pg = page
     pg.click("#reset")
-    assert state(pg) == (0, "start", "")
-    assert visible_texts(pg, "n12", "#1a7f37") == []
-    pg.screenshot(path=str(tmp_path / "start.png"))
+    before = all_visible(pg, GREEN)
+    for k in range(1, 9):
+        pg.keyboard.press("ArrowRight")
+        step, phase, cur = state(pg)
+        assert (step, phase) == (k, "forward")
+        now = all_visible(pg, GREEN)
+        new = {n: t for n, t in now.items() if before.get(n) != t}
+        assert list(new) == [cur]  # exactly the highlighted gate's output wire
+        assert "current" in pg.locator(f"#gate-{cur}").get_attribute("class")
+        before = now
+    assert caption(pg) == ("Forward 8/8: gate 1/x reads n11 and computes "
+                           "f = 1/1.37 = 0.73")
+    assert visible_texts(pg, "n12", RED) == []
 
 
-def test_play_pause_runs_to_the_end(page):
+def test_each_backward_step_shows_gradients_on_the_receiving_wires(page):
+    pg = page
+    data = step_data(pg)
+    pg.click("#reset")
+    for _ in range(9):
+        pg.click("#next")
+    assert state(pg) == (9, "backward", "n12")
+    assert caption(pg) == "Backward pass: it starts at the output f, with df/df = 1.00 (red)."
+    assert all_visible(pg, RED) == {"n12": ["1.00"]}
+    before = all_visible(pg, RED)
+    for k in range(10, 18):
+        pg.click("#next")
+        now = all_visible(pg, RED)
+        new = {n: t for n, t in now.items() if before.get(n) != t}
+        receivers = {s[0] for s in data["steps"][k]["show"]}
+        assert new and set(new) == receivers, k  # what the gate sends, where it goes
+        before = now
+    # at step 16 the first '*' gate sends 0.20 x -1 to w0 and 0.20 x 2 to x0 at once
+    pg.click("#reset")
+    for _ in range(16):
+        pg.keyboard.press("ArrowRight")
+    assert visible_texts(pg, "n0", RED) == ["-0.20"]
+    assert visible_texts(pg, "n1", RED) == ["0.39"]
+    assert visible_texts(pg, "n3", RED) == []  # w1: its gate comes next
+    cap = caption(pg)
+    assert "0.1966 x 2.00 = 0.39  -> x0" in cap  # the factors give the product shown
+    assert "-> w0" in cap
+
+
+def test_every_name_a_caption_uses_is_drawn(page):
+    pg = page
+    drawn = drawn_texts(pg)
+    data = step_data(pg)
+    for k, st in enumerate(data["steps"]):
+        for name in st["names"]:
+            assert name in drawn, (k, name)
+            assert re.search(rf"(^|[^\w.]){re.escape(name)}([^\w.]|$)", st["caption"]) \
+                or st["phase"] == "start", (k, name)
+        # every n<k> a caption says is a name on the diagram
+        for n in re.findall(r"\bn\d+\b", st["caption"]):
+            assert n in drawn, (k, n)
+
+
+def test_node_used_twice_shows_its_running_sum(browser, tmp_path):
+    x = Value(0.5, "x")
+    y = Value(0.4, "y")
+    out = x * y + x * y  # x gets 0.40 from each product
+    out.label = "L"
+    pg = open_page(browser, out, tmp_path / "twice.html")
+    data = step_data(pg)
+    x_id = next(n for n, info in data["nodes"].items() if info["name"] == "x")
+    seen = []
+    for _ in range(len(data["steps"]) - 1):
+        pg.click("#next")
+        seen.append(visible_texts(pg, x_id, RED))
+    arrivals = [t for t in seen if t]
+    assert arrivals[0] == ["0.40"]  # the first share
+    assert ["0.40 + 0.40 = 0.80"] in arrivals  # then the sum, when the second arrives
+    assert seen[-1] == ["0.40 + 0.40 = 0.80"] or seen[-1] == ["0.80"]
+    assert "dL/dx = 0.40 + 0.40 = 0.80" in "".join(st["caption"] for st in data["steps"])
+    pg.click("#prev")
+    pg.click("#next")
+    assert pg.errors == []
+    pg.close()
+
+
+def test_play_pause(page):
     pg = page
     pg.click("#reset")
     pg.click("#play")
     assert pg.locator("#stepper").get_attribute("data-playing") == "true"
-    pg.wait_for_function("document.getElementById('stepper').dataset.step >= '2'",
+    pg.wait_for_function("Number(document.getElementById('stepper').dataset.step) >= 2",
                          timeout=5000)
     pg.click("#play")  # pause
     assert pg.locator("#stepper").get_attribute("data-playing") == "false"
     paused_at = state(pg)[0]
     pg.wait_for_timeout(1200)
     assert state(pg)[0] == paused_at
-    # last step: every input gradient is shown, w0's is -0.20
-    for _ in range(40):
-        pg.keyboard.press("ArrowRight")
-    assert state(pg)[0] == 26
-    assert visible_texts(pg, "n0", "#cf222e") == ["-0.20"]
-    assert visible_texts(pg, "n4", "#cf222e") == ["-0.59"]
-    assert "Done" in pg.locator("#caption").text_content()
 
 
-def test_click_node_shows_chain_rule(page, tmp_path):
+def test_click_node_moves_the_highlight_and_shows_chain_rule(page, tmp_path):
     pg = page
+    pg.click("#reset")
+    for _ in range(3):
+        pg.click("#next")
     pg.click("#wire-n1 text >> nth=0")  # the input x0
     text = pg.locator("#expansion").text_content()
     assert text.startswith("df/dx0 = sum over 1 path")
     assert "f <- [1/x] <- [+1] <- [exp] <- [*-1] <- [+] <- [+] <- [*] <- x0" in text
     assert text.rstrip().endswith("= 0.39")
-    pg.click("#gate-n10")  # the exp gate's output
+    assert state(pg)[2] == "n1"
+    assert "current" in pg.locator("#wire-n1").get_attribute("class")
+    assert pg.locator("#diagram g.current").count() == 1
+    pg.click("#gate-n10")  # the exp gate
     assert pg.locator("#expansion").get_attribute("data-node") == "n10"
+    assert state(pg)[2] == "n10"
+    assert "current" in pg.locator("#gate-n10").get_attribute("class")
+    assert pg.locator("#diagram g.current").count() == 1
     assert "-0.53" in pg.locator("#expansion").text_content()
     shot = tmp_path / "stepper.png"
     pg.screenshot(path=str(shot), full_page=True)
@@ -129,3 +231,25 @@ def test_click_node_shows_chain_rule(page, tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 1000 and height >= 300
     assert pg.errors == []
+
+
+def test_micrograd_graph_steps_in_the_browser(browser, tmp_path):
+    """micrograd's own Value: the page steps gate by gate to the gradients micrograd's
+    backward() computes, and names its ReLU and **2 gates as micrograd writes them."""
+    import micrograd.engine as mg
+    a, b = mg.Value(2.0), mg.Value(-3.0)
+    out = (a * b + a * a).relu() * b + (a ** 2)
+    out.backward()
+    pg = open_page(browser, out, tmp_path / "micrograd.html")
+    data = step_data(pg)
+    gates = sum(1 for st in data["steps"] if st["phase"] == "forward")
+    assert len(data["steps"]) - 1 == 2 * gates + 1
+    for _ in range(len(data["steps"]) - 1):
+        pg.click("#next")
+    assert "Done" in caption(pg)
+    want = {f"{a.grad:.2f}", f"{b.grad:.2f}"}
+    got = {t.split(" = ")[-1] for ts in all_visible(pg, RED).values() for t in ts}
+    assert want <= got
+    assert {"ReLU", "**2"} <= drawn_texts(pg)
+    assert pg.errors == []
+    pg.close()

@@ -92,7 +92,7 @@ def test_explain_sigmoid_circuit_has_the_lecture_numbers(capsys):
     assert "f = 1/1.37 = 0.73" in out
     assert "d(1/x)/dx = -1/x^2 = -0.53;  1.00 x -0.53 = -0.53" in out
     assert "d(exp(x))/dx = e^x = 0.37;  -0.53 x 0.37 = -0.20" in out
-    assert "df/dx1 = -0.59" in out
+    assert "= -0.59  -> x1" in out
     assert table(out)["x1"] == (-2.0, -0.5898)
 
 

@@ -5,24 +5,34 @@ import random
 import pytest
 
 from autodiff import Value, backward_steps, chain_rule, forward_steps, topological_order
-from autodiff.explain import Step
+from autodiff.explain import Step, factors_text, fmt, gradients_of
 from autodiff.examples import sigmoid_circuit
-
-
-
-
-def grads_of(steps):
-    return {id(s.node): s.upstream for s in steps}
 
 
 def test_sigmoid_backward_steps_equal_backward_bit_for_bit():
     f, inputs = sigmoid_circuit()
     steps = backward_steps(f)
+    g = gradients_of(f)
     f.backward()
-    g = grads_of(steps)
+    for s in steps:
+        assert s.upstream == s.node.grad  # complete when the gate's step comes
     for v in topological_order(f):
         assert g[id(v)] == v.grad, v  # exact equality, not isclose
     assert [round(v.grad, 2) for v in inputs] == [-0.20, 0.39, -0.39, -0.59, 0.20]
+
+
+def test_sigmoid_circuit_steps_gate_by_gate():
+    """Eight gates: eight forward steps and eight backward steps, no step for an input."""
+    f, inputs = sigmoid_circuit()
+    fw, bw = forward_steps(f), backward_steps(f)
+    assert [s.gate for s in fw] == ["*", "*", "+", "+", "*-1", "exp", "+1", "1/x"]
+    assert [s.gate for s in bw] == ["1/x", "+1", "exp", "*-1", "+", "+", "*", "*"]
+    assert not any(s.node.is_leaf for s in fw + bw)
+    # the last '*' gate sends to w1 and x1: each share arrives on its input's wire
+    last = bw[-1]
+    assert last.receivers == ("w1", "x1")
+    g = gradients_of(f)
+    assert last.totals == (g[id(inputs[2])], g[id(inputs[3])])
 
 
 def test_sigmoid_forward_steps_show_the_slides_values():
@@ -51,8 +61,22 @@ def test_sigmoid_backward_rule_lines():
     assert exp_step.rule == "d(exp(x))/dx = e^x = 0.37;  -0.53 x 0.37 = -0.20"
     neg = next(s for s in steps if s.gate == "*-1")
     assert neg.rule == "d(x * -1)/dx = -1;  -0.20 x -1.00 = 0.20"
-    leaf = next(s for s in steps if s.name == "x1")
-    assert leaf.rule == "df/dx1 = -0.59" and leaf.inputs == ()
+    # the first '*' gate: 0.20 x 2.00 would be 0.40, so the factor shows more digits
+    mul = steps[-2]
+    assert mul.text_lines() == [
+        "d(x * y)/dx = y = -1.00;  0.20 x -1.00 = -0.20  -> w0",
+        "d(x * y)/dy = x = 2.00;  0.1966 x 2.00 = 0.39  -> x0"]
+
+
+def test_factors_show_enough_digits_for_the_product():
+    assert factors_text([0.19661193324148185, 2.0], 0.3932238664829637, 2) == ["0.1966", "2.00"]
+    assert factors_text([-0.53, 0.37], -0.53 * 0.37, 2) == ["-0.53", "0.37"]
+    rng = random.Random(3)
+    for _ in range(2000):
+        a, b = rng.uniform(-5, 5), rng.uniform(-5, 5)
+        p = rng.choice([0, 1, 2, 3])
+        shown = factors_text([a, b], a * b, p)
+        assert fmt(float(shown[0]) * float(shown[1]), p) == fmt(a * b, p), (a, b, p, shown)
 
 
 def test_step_fields_and_repr():
@@ -63,8 +87,9 @@ def test_step_fields_and_repr():
     assert s.inputs == (x, y)
     assert s.local == (3.0, 2.0) and s.products == (3.0, 2.0)
     assert s.local_rules == ("y", "x")
+    assert s.receivers == ("x", "y") and s.totals == (3.0, 2.0) and s.sums == ("", "")
     assert "d(x * y)/dx = y = 3.00" in str(s)
-    assert repr(s).startswith("Step(backward #0 n2 [*]:")
+    assert repr(s).startswith("Step(backward #0 L [*]:")  # the unlabelled output is L
 
 
 def test_node_used_twice_shows_the_sum():
@@ -73,18 +98,22 @@ def test_node_used_twice_shows_the_sum():
     b = x * -1     # sends -1 to x
     out = a + b
     steps = backward_steps(out)
-    sx = next(s for s in steps if s.node is x)
+    to_x = [s for s in steps if x in s.inputs]
+    assert len(to_x) == 2  # the first share, then the sum when the second arrives
     d_tanh = 1 - math.tanh(0.5) ** 2  # 0.79
-    assert [amt for _, amt in sx.contributions] in ([d_tanh, -1.0], [-1.0, d_tanh])
-    assert sx.sum_text in ("dL/dx = 0.79 + (-1.00) = -0.21", "dL/dx = (-1.00) + 0.79 = -0.21")
-    assert sx.rule == sx.sum_text
+    assert to_x[0].sums == ("",)
+    assert to_x[0].totals[0] in (d_tanh, -1.0)
+    assert to_x[1].sums[0] in ("dL/dx = 0.79 + (-1.00) = -0.21",
+                               "dL/dx = (-1.00) + 0.79 = -0.21")
+    assert to_x[1].totals[0] == d_tanh + -1.0
 
 
 def test_square_sends_two_contributions():
     x = Value(3.0, "x")
     steps = backward_steps(x * x)
-    assert steps[1].rule == "dL/dx = 3.00 + 3.00 = 6.00"
-    assert len(steps[0].products) == 2
+    assert len(steps) == 1 and len(steps[0].products) == 2
+    assert steps[0].sums == ("", "dL/dx = 3.00 + 3.00 = 6.00")
+    assert steps[0].text_lines()[1].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
 
 
 def _random_graph(rng):
@@ -127,20 +156,20 @@ def _random_graph(rng):
 def test_random_graphs_bit_for_bit(seed):
     out = _random_graph(random.Random(seed))
     steps = backward_steps(out)
+    g = gradients_of(out)
     for v in topological_order(out):
         v.grad = 0.0
     out.backward()
-    g = grads_of(steps)
     assert set(g) == {id(v) for v in topological_order(out)}
     for v in topological_order(out):
         assert g[id(v)] == v.grad
-    # each node's step lists the contributions whose sum (in order) is its gradient
+    # replaying the shares step by step gives each gate its upstream, bit for bit
+    acc = {id(out): 1.0}
     for s in steps:
-        if s.node is not out:
-            acc = 0.0
-            for _, amt in s.contributions:
-                acc += amt
-            assert acc == s.upstream
+        assert acc[id(s.node)] == s.upstream == s.node.grad
+        for q, share, total in zip(s.inputs, s.products, s.totals):
+            acc[id(q)] = acc.get(id(q), 0.0) + share
+            assert acc[id(q)] == total
 
 
 def test_chain_rule_expansion_sigmoid():

@@ -86,7 +86,7 @@ def test_shared_input_down_a_long_product_is_drawn_with_short_wires():
         copies = re.findall(r"^\t(c\d+_\d+) \[", d.source, re.M)
         assert len(copies) > 30  # far uses of x read from a copy of its wire
         assert all(c.startswith("c0_") for c in copies)  # only x (n0) is copied
-        nodes = diagram.topological_order(f)
+        nodes = diagram.graph_order(f)
         index = {id(v): k for k, v in enumerate(nodes)}
         assert diagram._far_uses(nodes, index, diagram.LONG_WIRE_BUDGET) == {
             (int(c[1:].split("_")[0]), int(c.split("_")[1])) for c in copies}

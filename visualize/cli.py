@@ -320,11 +320,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from autodiff.explain import backward_steps, forward_steps, node_names
+    from autodiff.explain import backward_steps, forward_steps
     f, leaves = _build(args.expr, args.set)
     _backward(f, leaves, args.expr)  # its errors name the op, the input and the domain
     p = args.precision
-    names = node_names(f)
     lines = ["forward pass (inputs first):"]
     with _failing(f"explain {args.expr!r:.80}"):
         for s in forward_steps(f, precision=p):
@@ -332,16 +331,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         lines.append("backward pass (output first; upstream gradient x local derivative "
                      "-> input):")
         for s in backward_steps(f, precision=p, output="f"):
-            head = f"  {s.name}" + (f" [{s.gate}]" if s.gate else "")
-            if s.sum_text:
-                lines.append(f"{head}: {s.sum_text}")
+            head = f"  {s.name} [{s.gate}]"
+            for line in s.text_lines():
+                lines.append(f"{head}: {line}")
                 head = " " * len(head)
-            if s.lines:
-                for line, to in zip(s.lines, s.inputs):
-                    lines.append(f"{head}: {line}  -> {names[id(to)]}")
-                    head = " " * len(head)
-            elif not s.sum_text:
-                lines.append(f"{head}: {s.rule}")
     for line in lines:
         print(_tame(line, p))
     print(_gradient_table(f, leaves, args.expr))
@@ -579,7 +572,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _DEMO_CAPTIONS = {
     "sigmoid.svg": "the sigmoid circuit, values above and gradients below each wire",
     "sigmoid-record.svg": "the same graph, one record per node (data | grad)",
-    "steps.html": "step through forward and backward, one node at a time",
+    "steps.html": "step through forward and backward, one gate at a time",
     "network.svg": "a 2-16-16-1 MLP drawn neuron by neuron, after one backward",
 }
 

@@ -43,8 +43,9 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import graphviz
 
-from autodiff import Value, topological_order
-from autodiff.explain import fmt
+from autodiff import Value
+from autodiff.explain import fmt, graph_order
+from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 from autodiff.files import atomic_write
 
 __all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "LayoutTimeout",
@@ -245,9 +246,10 @@ def _num(x: Any) -> float:
 
 
 def _check_args(root: Any, style: str, rankdir: str, precision: Any, max_nodes: Any) -> None:
-    if not isinstance(root, Value):
-        raise TypeError(f"draw(root): expected a Value, got {type(root).__name__}; to draw a "
-                        "network use visualize.draw_network(model)")
+    if not isinstance(root, (Value, ForeignNode)):
+        raise TypeError(f"draw(root): expected a Value, got {type(root).__name__} (a gradwire "
+                        "Value, or a micrograd-style one with data, grad, _prev and _op); "
+                        "to draw a network use visualize.draw_network(model)")
     if style not in ("circuit", "record"):
         raise ValueError(f"draw(style={style!r}): style must be 'circuit' or 'record'")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -263,8 +265,8 @@ def _check_flag(value: Any, name: str) -> None:
         raise TypeError(f"draw({name}={value!r}): {name} must be True or False")
 
 
-def _nodes(root: Value, max_nodes: int, style: str) -> List[Value]:
-    nodes = topological_order(root)
+def _nodes(root: Any, max_nodes: int, style: str) -> List[Any]:
+    nodes = graph_order(root)
     if len(nodes) > max_nodes:
         other = ("style='record' (more compact) or " if style == "circuit" else "")
         raise GraphTooLarge(
@@ -320,7 +322,8 @@ def _far_uses(nodes: List[Value], index: Dict[int, int], budget: int) -> Set[Tup
 def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool = True,
          precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False,
          grad_of: Optional[Dict[int, float]] = None, timeout: Optional[float] = DEFAULT_TIMEOUT,
-         max_edges: Optional[int] = None) -> Diagram:
+         max_edges: Optional[int] = None, names: Optional[Dict[int, str]] = None,
+         widest: Optional[Dict[int, str]] = None) -> Diagram:
     """The graph below ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter).
 
     ``style='circuit'`` draws the lecture's circuit (values green above the wires,
@@ -329,8 +332,15 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     names are ``n<k>`` (the node's place in topological order) and ``g<k>`` for gates;
     ``ids=True`` also gives the SVG groups ids (``wire-n<k>``, ``gate-n<k>``) for the stepper,
     and ``grad_of`` (``{id(node): gradient}``, from :func:`autodiff.backward_steps`) shows
-    those gradients instead of ``.grad``, without running ``backward()``.  ``timeout``
-    bounds the layout in seconds (None: no limit); ``max_edges`` (default 3 *
+    those gradients instead of ``.grad``, without running ``backward()``; ``names``
+    (``{id(node): name}``, from :func:`autodiff.explain.node_names`) writes each gate's
+    output name small beside its wire, so captions can call it by name; ``widest``
+    (``{id(node): text}``) makes a wire long enough for the longest gradient text the
+    stepper will put under it (a running sum ``0.20 + 0.20 = 0.40``).  ``root`` may
+    also be a micrograd-style object (``data``, ``grad``, ``_prev``, ``_op``).  A fused
+    ``w·x+b`` gate's inputs read as its formula: b, then each w_i beside its x_i, a number
+    x_i drawn as a named input stub ``x0``, ``x1``... (not a node of the graph).
+    ``timeout`` bounds the layout in seconds (None: no limit); ``max_edges`` (default 3 *
     ``max_nodes``) refuses a graph with more uses than that, as ``max_nodes`` does.
     A use far from its producer is drawn from a grey copy of the producer's wire
     (``c<k>_<j>``) so the layout stays fast.
@@ -341,6 +351,8 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
         >>> d.source.count("n0 -> g1")      # x feeds the '*' gate twice
         2
     """
+    if not isinstance(root, Value):
+        root = as_graph(root, "draw(root)") if is_micrograd_style(root) else root
     _check_args(root, style, rankdir, precision, max_nodes)
     _check_flag(grads, "grads")
     _check_flag(ids, "ids")
@@ -363,9 +375,10 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     d.timeout = timeout
     d.attr(rankdir=rankdir)
     if style == "circuit":
-        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, far)
+        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, far, names or {},
+                      widest or {})
     else:
-        _draw_record(d, root, nodes, index, grads and gfun, precision, ids, far)
+        _draw_record(d, root, nodes, index, grads and gfun, precision, ids, far, names or {})
     return d
 
 
@@ -384,53 +397,98 @@ def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
              "height": size, "fixedsize": "true", **extra}
     if ids:
         attrs["id"] = f"gate-n{k}"
+    if isinstance(v, Value) and v.op == "affine":
+        attrs["ordering"] = "in"  # b, w0, x0, w1, x1, ... top to bottom, as the formula
     d.node(f"g{k}", **attrs)
 
 
-def _sources(d: Diagram, k: int, v: Value, index: Dict[int, int], far: Set[Tuple[int, int]],
-             copy: Any, port: str) -> List[str]:
-    """The DOT names v's gate reads from: ``n<i>`` (with ``port``), or a copy of that
-    wire drawn beside the gate when the use is far (one copy per producer and gate)."""
-    out = []
-    for p in v.parents:
+def _sources(d: Diagram, k: int, v: Any, index: Dict[int, int], far: Set[Tuple[int, int]],
+             copy: Any, stubs: Dict[tuple, str], precision: int, port: str,
+             record: bool) -> List[str]:
+    """The DOT names feeding v's gate, in its formula's order: ``n<i>`` (with ``port``),
+    or a copy of that wire drawn beside the gate when the use is far (one copy per
+    producer and gate).  A fused ``w·x+b`` node's number inputs get a stub ``x<i>`` each,
+    drawn as an input wire beside its weight (each gate its own, so every neuron reads
+    as its formula) but not a node of the graph."""
+    copies: Set[str] = set()
+
+    def source(p: Any) -> str:
         i = index[id(p)]
-        if (i, k) in far:
-            name = f"c{i}_{k}"
-            if name not in out:
-                copy(name, i, p)
-            out.append(name + port)
-        else:
-            out.append(f"n{i}{port}")
+        if (i, k) not in far:
+            return f"n{i}{port}"
+        name = f"c{i}_{k}"
+        if name not in copies:
+            copies.add(name)
+            copy(name, i, p)
+        return name + port
+
+    if not (isinstance(v, Value) and v.op == "affine"):
+        return [source(p) for p in v.parents]
+    out = []
+    for j, (p, q) in enumerate(zip(v._a, v._b)):
+        out.append(source(p))
+        if j == 0:
+            continue  # the bias's partner, the 1 of b*1
+        if isinstance(q, Value):
+            out.append(source(q))
+            continue
+        key = (id(v), j - 1)
+        if key not in stubs:
+            stubs[key] = f"x{len(stubs)}s"
+            name, val = f"x{j - 1}", f'<font color="{GREEN}">{fmt(q, precision)}</font>'
+            if record:
+                label = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                         f"<tr><td>{name}</td><td>data {val}</td></tr></table>>")
+            else:
+                label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                         f'<tr><td rowspan="2" align="right">{name}&nbsp;</td><td>{val}</td>'
+                         f"</tr>{_wire_row(44)}</table>>")
+            d.node(stubs[key], shape="none", margin="0", label=label)
+        out.append(stubs[key] + port)
     return out
 
 
-def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
-                  grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]]) -> None:
+def _wire_row(width: int) -> str:
+    return (f'<tr><td port="wire" height="1" width="{width}" sides="T" border="1"></td>'
+            "</tr>")
+
+
+def _wire_width(text: Optional[str]) -> int:
+    """Points for a wire: 44, or enough for ``text`` at the labels' 11pt (about 7.5pt
+    per character of digits and signs)."""
+    return 44 if not text else max(44, int(7.5 * len(text)) + 8)
+
+
+def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
+                  grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]],
+                  names: Dict[int, str], widest: Dict[int, str]) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
     copied = {i for i, _ in far}
-    wire = '<tr><td port="wire" height="1" width="44" sides="T" border="1"></td></tr>'
+    stubs: Dict[tuple, str] = {}
 
-    def copy(name: str, i: int, p: Value) -> None:  # a grey stub of wire n<i>: name, value
+    def copy(name: str, i: int, p: Any) -> None:  # a grey stub of wire n<i>: name, value
         label = (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr>'
                  f'<td rowspan="2" align="right"><font color="{GREY}">'
                  f'{escape(p.label or f"n{i}")}</font>&nbsp;</td>'
-                 f'<td>{_value_cell(p, precision)}</td></tr>{wire}</table>>')
+                 f'<td>{_value_cell(p, precision)}</td></tr>{_wire_row(44)}</table>>')
         d.node(name, shape="none", margin="0", label=label, tooltip=f"the wire n{i} again")
 
     for k, v in enumerate(nodes):
         name = f"n{k}"
         left = right = top = ""
         rows = 3 if grads else 2
-        tag = v.label or (name if k in copied else "")  # copies name the wire they repeat
+        # a gate's output: its label, or its name (copies name the wire they repeat)
+        wire = v.label or names.get(id(v), "") or (name if k in copied else "")
         if v.is_leaf:
             left = f'<td rowspan="{rows}" align="right">{escape(v.label or name)}&nbsp;</td>'
-        if v is root and v.label and not v.is_leaf:
-            right = f'<td rowspan="{rows}" align="left">&nbsp;{escape(v.label)}</td>'
-        elif tag and not v.is_leaf:
-            top = f'<tr><td><font color="{GREY}" point-size="9">{escape(tag)}</font></td></tr>'
-        rows_html = f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>{wire}"
+        if v is root and wire and not v.is_leaf:
+            right = f'<td rowspan="{rows}" align="left">&nbsp;{escape(wire)}</td>'
+        elif wire and not v.is_leaf:
+            top = f'<tr><td><font color="{GREY}" point-size="9">{escape(wire)}</font></td></tr>'
+        rows_html = (f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
+                     f"{_wire_row(_wire_width(widest.get(id(v))))}")
         if grads:
             rows_html += f"<tr><td>{_grad_cell(grads(v), precision)}</td></tr>"
         label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
@@ -441,18 +499,21 @@ def _draw_circuit(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, 
         d.node(name, **attrs)
         if not v.is_leaf:
             _gate(d, k, v, ids, fontsize="11" if len(v.gate) < 4 else "9")
-            for src in _sources(d, k, v, index, far, copy, ":wire:e"):
+            for src in _sources(d, k, v, index, far, copy, stubs, precision, ":wire:e",
+                                False):
                 d.edge(src, f"g{k}")
             d.edge(f"g{k}", f"{name}:wire:w", arrowhead="none")
 
 
-def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, int],
-                 grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]]) -> None:
+def _draw_record(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
+                 grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]],
+                 names: Optional[Dict[int, str]] = None) -> None:
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
     copied = {i for i, _ in far}
+    stubs: Dict[tuple, str] = {}
 
-    def copy(name: str, i: int, p: Value) -> None:  # a grey box repeating n<i>: name, data
+    def copy(name: str, i: int, p: Any) -> None:  # a grey box repeating n<i>: name, data
         label = (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" '
                  f'color="{GREY}"><tr><td><font color="{GREY}">{escape(p.label or f"n{i}")}'
                  f'</font></td><td>data {_value_cell(p, precision)}</td></tr></table>>')
@@ -460,8 +521,8 @@ def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, i
 
     for k, v in enumerate(nodes):
         name = f"n{k}"
-        tag = v.label or (name if k in copied else "")
-        cells = [f"<td>{escape(tag) if tag else '&nbsp;'}</td>",
+        wire = v.label or (names or {}).get(id(v), "") or (name if k in copied else "")
+        cells = [f"<td>{escape(wire) if wire else '&nbsp;'}</td>",
                  f'<td>data <font color="{GREEN}">{fmt(_num(v.data), precision)}</font></td>']
         if grads:
             cells.append(f'<td>grad {_grad_cell(grads(v), precision)}</td>')
@@ -473,7 +534,7 @@ def _draw_record(d: Diagram, root: Value, nodes: List[Value], index: Dict[int, i
         d.node(name, **attrs)
         if not v.is_leaf:
             _gate(d, k, v, ids)
-            for src in _sources(d, k, v, index, far, copy, ""):
+            for src in _sources(d, k, v, index, far, copy, stubs, precision, "", True):
                 d.edge(src, f"g{k}")
             d.edge(f"g{k}", name)
 
@@ -499,7 +560,7 @@ def render(graph: Any, path: str, *, timeout: Any = "default", **draw_kwargs: An
                          f".svg, .png, .pdf (it picks the file format), got {ext or 'none'!r}")
     if timeout != "default":
         timeout = _check_timeout(timeout, "render")
-    if isinstance(graph, Value):
+    if isinstance(graph, Value) or is_micrograd_style(graph):
         if timeout != "default":
             draw_kwargs["timeout"] = timeout
         graph = draw(graph, **draw_kwargs)

@@ -97,6 +97,17 @@ def _layers(model: Any, where: str = "draw_network") -> list:
     return layers
 
 
+def _label(v: Any) -> str:
+    label = getattr(v, "label", "")
+    return label if isinstance(label, str) else ""
+
+
+def _neuron_name(neuron: Any) -> str:
+    """``'L1.N0'`` from the bias's label ``'L1.N0.b'`` ('' when it has none)."""
+    label = _label(neuron.b)
+    return label[:-2] if label.endswith(".b") else ""
+
+
 def _activation(neuron: Any, where: str = "draw_network") -> str:
     act = getattr(neuron, "activation", None)
     if act is None:  # micrograd: nonlin means relu
@@ -253,18 +264,20 @@ def draw_network(model: Any, x: Optional[Sequence[float]] = None, precision: int
             s.attr(rank="same")
             for j, n in enumerate(layer.neurons):
                 name = f"l{li}n{j}"
-                parts = [escape(_activation(n))]
+                where = _neuron_name(n)
+                parts = ([f'<font point-size="7">{escape(where)}</font>'] if where else []) \
+                    + [escape(_activation(n))]
                 if acts is not None:
                     parts.append(f'<font color="{GREEN}">{fmt(acts[li][j], precision)}</font>')
                 if show_grads:
                     parts.append(f'<font color="{RED}">{fmt(n.b.grad, precision)}</font>')
                 s.node(name, label="<" + "<br/>".join(parts) + ">",
-                       tooltip=f"layer {li} neuron {j}: b={n.b.data:.4g}, "
+                       tooltip=f"{where or f'layer {li} neuron {j}'}: b={n.b.data:.4g}, "
                                f"dL/dz=b.grad={n.b.grad:.4g}")
                 cur.append(name)
         for j, n in enumerate(layer.neurons):
             for k, w in enumerate(n.w):
-                tip = f"w={w.data:.4g}, w.grad={w.grad:.4g}"
+                tip = f"{_label(w) or 'w'}={w.data:.4g}, grad={w.grad:.4g}"
                 if math.isfinite(w.data):
                     width = 0.2 + 2.0 * abs(w.data) / wmax
                     d.edge(prev[k], cur[j], color=POS if w.data >= 0 else NEG,
