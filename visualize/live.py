@@ -191,14 +191,13 @@ class LiveView:
             print(self.status(), file=self.out)
             return
         status = self.status()
-        if self.losses:
-            buf = io.BytesIO()
-            try:
-                self.figure().savefig(buf, format="png", dpi=80)
-            except ValueError as e:   # e.g. a model whose outputs became NaN
-                status += f"  (figure not redrawn: {e})"
-            else:
-                self._image.value = buf.getvalue()
+        buf = io.BytesIO()   # drawn before the first step too: the untrained model
+        try:
+            self.figure().savefig(buf, format="png", dpi=80)
+        except (ValueError, TypeError) as e:   # e.g. outputs became NaN, not an MLP
+            status += f"  (figure not redrawn: {e})"
+        else:
+            self._image.value = buf.getvalue()
         self._status.value = status
 
     def figure(self):
@@ -232,6 +231,8 @@ class LiveView:
         self._step_btn.on_click(self._on_step)
         box = w.VBox([w.HBox([self._play, self._step_btn, self._status]), self._image])
         box.add_class("gradwire-live")
+        self.widget = box
+        self.update()
         return box
 
     def _show_paused(self) -> None:
