@@ -22,10 +22,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import jupyterlab  # noqa: F401  (in the test extra: `make test` installs it)
 import pytest
-
-pytest.importorskip("jupyterlab")
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = ["01-sigmoid-backprop", "02-neuron-to-mlp", "03-training-interactively",
