@@ -22,6 +22,15 @@ def moons():
     return MLP(2, [4, 1], seed=0), X, y
 
 
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Figures made while pyplot is loaded are pyplot's: close them after each test."""
+    yield
+    import sys
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
 # --- plot_decision_boundary: X ---------------------------------------------------------
 
 @pytest.mark.parametrize("bad, row", [(math.nan, 3), (math.inf, 7), (-math.inf, 0)])

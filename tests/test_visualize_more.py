@@ -22,6 +22,15 @@ from visualize.demo import sigmoid_circuit, write_demo  # noqa: E402
 from visualize.network import forward_numpy, layer_activations  # noqa: E402
 
 
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Figures made while pyplot is loaded are pyplot's: close them after each test."""
+    yield
+    import sys
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
 # --- draw_network ------------------------------------------------------------------------
 
 def test_network_2_16_16_1_renders():

@@ -65,6 +65,11 @@ class PlotFigure(Figure):
     the moment IPython shows it (last expression of a cell, ``display(fig)``), so the
     flush does not show it a second time.  The image uses the formats the inline
     backend is set to (``%config InlineBackend.figure_formats``), PNG otherwise.
+
+        >>> fig = PlotFigure(figsize=(2, 2)); _ = fig.add_subplot().plot([0, 1])
+        >>> data, metadata = fig._repr_mimebundle_()   # what IPython shows
+        >>> sorted(data), data["image/png"][:8]
+        (['image/png'], 'iVBORw0K')
     """
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple:
@@ -108,7 +113,7 @@ def _in_kernel() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
-def new_figure(**kw: Any) -> PlotFigure:
+def _new_figure(**kw: Any) -> PlotFigure:
     """A :class:`PlotFigure`, made through pyplot when pyplot is loaded or in a Jupyter
     kernel (so ``plt.show()`` shows it), else standalone (nothing global, e.g. in a CLI)."""
     if "matplotlib.pyplot" in sys.modules or _in_kernel():
@@ -261,7 +266,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, resolution: int = 100,
     else:                           # class k wins by out_k - max of the others
         margins = [out[:, k] - np.delete(out, k, axis=1).max(axis=1) for k in range(nout)]
     if ax is None:
-        fig = new_figure(figsize=(5, 4.5), layout="constrained")
+        fig = _new_figure(figsize=(5, 4.5), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
@@ -323,7 +328,7 @@ def plot_history(history: Any, ax: Any = None) -> Figure:
     if ax is not None:
         fig, axes = ax.figure, [ax]
     else:
-        fig = new_figure(figsize=(9 if has_acc else 5, 3.5), layout="constrained")
+        fig = _new_figure(figsize=(9 if has_acc else 5, 3.5), layout="constrained")
         axes = list(np.atleast_1d(fig.subplots(1, 2 if has_acc else 1)))
     on = {"batch": " on each step's batch", "all": " on all rows"}.get(
         _what_loss(history), "")
