@@ -16,7 +16,10 @@ read at every call, and :meth:`Tape.backward` adds the batch's gradient (by defa
 the MEAN over the batch) to their ``.grad``, so an optimizer steps them as usual.
 Numbers folded into gates are constants.  Python control flow over Values (``if v > 0``,
 ``bool(v)``) cannot be replayed for other samples, so tracing refuses it; ``relu``,
-``abs`` and friends are ops and fine.
+``abs`` and friends are ops and fine.  Nor can a number read out of a Value: tracing
+refuses ``float(v)``, ``math.exp(v)``, ``int(v)``, ``round(v)`` and reading ``v.data`` of
+an input or a node computed from one; ``v.detach().data`` is the way to take a constant
+on purpose (e.g. a stable shift, the same for every sample).
 
     >>> from autodiff import Value
     >>> w = Value(2.0, label="w")
@@ -37,7 +40,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from . import ops
-from .value import STATE, Value, _affine_gates, enable_grad
+from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
 
@@ -204,6 +207,7 @@ class Tape:
         # Tracing makes many objects and frees none: the cyclic collector would walk
         # the whole growing graph again and again (half the time of a deep trace).
         gc.disable()
+        _trace_inputs(leaves)  # they and the nodes made from them refuse `.data` reads
         STATE.tracing = True
         STATE.grad_enabled = True
         try:
@@ -214,6 +218,7 @@ class Tape:
             raise
         finally:
             STATE.tracing, STATE.grad_enabled = prev
+            _end_trace()
             if gc_was:
                 gc.enable()
         self.multi = isinstance(result, (list, tuple))

@@ -21,6 +21,7 @@ count of pending consumers kept in its ``_n`` slot), so graphs a million nodes d
 from __future__ import annotations
 
 import math
+import sys
 from numbers import Real
 from typing import Any, Iterator, Optional, Sequence, Union
 
@@ -163,6 +164,7 @@ def _binary_method(op: Op):
     forward = op.forward
     kop = op.number_op
     kforward = kop.forward
+    reflected = "__r" + op.dunder[2:]
 
     def method(self: "Value", other: Any) -> "Value":
         if type(other) is Value:
@@ -175,6 +177,8 @@ def _binary_method(op: Op):
         else:
             b = _number_operand(other)
             if b is NotImplemented:
+                if isinstance(other, Value):  # a traced node: it records `self (op) other`
+                    return getattr(other, reflected)(self)
                 return b
             try:
                 data = kforward(self.data, b)
@@ -198,10 +202,13 @@ def _binary_method(op: Op):
 def _folded_method(op: Op):
     """A number on the left, ``c (op) x``, as one folded gate (``1 + x``, ``1 / x``)."""
     forward = op.forward
+    direct = "__" + op.dunder[3:] if op.dunder else ""
 
     def method(self: "Value", other: Any) -> "Value":
         c = _number_operand(other)
         if c is NotImplemented:
+            if isinstance(other, Value):  # a traced node: it records `other (op) self`
+                return getattr(other, direct)(self)
             return c
         try:
             data = forward(self.data, c)
@@ -338,6 +345,8 @@ class Value:
         return format(self.data, spec) if spec else repr(self)
 
     def __float__(self) -> float:
+        if STATE.tracing:
+            _refuse_number("float(x) or math.exp(x) (any math.* function)")
         return float(self.data)
 
     def __bool__(self) -> bool:
@@ -433,6 +442,148 @@ def _install_methods() -> None:
 
 _new = object.__new__
 _install_methods()
+
+
+# --- tracing: the nodes a compiled tape's trace computes from its inputs ----------------
+# While a tape traces, its inputs and every node computed from them are `_Traced`: the
+# same node (one object, same slots), whose class adds guards against reading its number
+# into plain Python, which the tape would replay as a constant.  Other Values (parameters,
+# constants, `detach()` copies) stay plain Values; when the trace ends every `_Traced`
+# node becomes a plain Value again.  Nothing here runs outside a trace.
+
+def _refuse_number(call: str) -> None:
+    unary = ", ".join(f"x.{op.name}()" for op in ops.UNARY if not op.dunder)
+    raise TypeError(
+        f"{call} of a Value while tracing: the traced sample's number would become a "
+        "constant of the compiled tape, replayed unchanged for every other sample. "
+        f"Compute with the Value instead ({unary}, abs(x), x ** c), read "
+        "x.detach().data where a constant is meant (e.g. a stable shift), or run the "
+        "function eagerly.")
+
+
+_DATA = Value.__dict__["data"]  # the slot itself: _Traced.data guards it
+_data_of = _DATA.__get__
+_set_data = _DATA.__set__
+_TRACED: list = []  # nodes made _Traced by the running trace, turned back at its end
+_traced_append = _TRACED.append
+
+
+class _Traced(Value):
+    """A Value the running trace computed from its inputs.  ``.data`` read from code
+    outside the engine, ``int()``, ``round()`` and ``math.trunc()`` are refused while
+    tracing (``float()`` is refused for every Value)."""
+    __slots__ = ()
+
+    @property
+    def data(self) -> float:
+        if STATE.tracing:
+            name = sys._getframe(1).f_globals.get("__name__", "")
+            if name != "autodiff" and not name.startswith("autodiff."):
+                _refuse_number("x.data (read outside the engine)")
+        return _data_of(self)
+
+    @data.setter
+    def data(self, value: float) -> None:
+        _set_data(self, value)
+
+    def __int__(self) -> int:
+        return _number_of_traced("int(x)", "__int__")
+
+    def __round__(self, ndigits: Any = None) -> Any:
+        return _number_of_traced("round(x)", "__round__")
+
+    def __trunc__(self) -> int:
+        return _number_of_traced("math.trunc(x)", "__trunc__")
+
+
+def _number_of_traced(call: str, method: str) -> Any:
+    if STATE.tracing:
+        _refuse_number(call)
+    raise TypeError(f"type Value doesn't define {method} method")
+
+
+def _traced_node(data: float, op: Op, a: Any, b: Any) -> Value:
+    if STATE.plain:
+        v = _new(_Traced)
+        _set_data(v, data)
+        v.grad = 0.0
+        v.label = ""
+        v._op = op
+        v._a = a
+        v._b = b
+        v._n = 0
+    else:
+        v = _node(data, op, a, b)  # anomaly checks, no_grad
+        v.__class__ = _Traced
+    _traced_append(v)
+    return v
+
+
+def _traced_method(op: Op, name: str):
+    """``_Traced``'s version of Value's method ``name`` for ``op``: it also takes a Value
+    on the other side (Python calls ``c.__radd__(v)`` first when c is a _Traced)."""
+    forward = op.forward
+    if op.kind == "unary":
+        def method(self: Value) -> Value:
+            try:
+                data = forward(_data_of(self))
+            except (ArithmeticError, ValueError) as e:
+                raise _forward_error(op, e, self, None) from None
+            return _traced_node(data, op, self, None)
+        return method
+    if op.kind == "binary":  # self (op) other
+        kop = op.number_op
+        binary, swap = op, False
+    else:                    # folded, reflected: other (op) self
+        kop = op
+        binary = next(o for o in ops.BINARY if o.dunder == "__" + name[3:])
+        swap = True
+
+    def method(self: Value, other: Any) -> Any:
+        if isinstance(other, Value):
+            a, b = (other, self) if swap else (self, other)
+            try:
+                data = binary.forward(_data_of(a), _data_of(b))
+            except (ArithmeticError, ValueError) as e:
+                raise _forward_error(binary, e, a, b) from None
+            return _traced_node(data, binary, a, b)
+        c = _number_operand(other)
+        if c is NotImplemented:
+            return c
+        try:
+            data = kop.forward(_data_of(self), c)
+        except (ArithmeticError, ValueError) as e:
+            raise _forward_error(kop, e, self, c) from None
+        return _traced_node(data, kop, self, c)
+    return method
+
+
+for _op in ops.ALL:  # the same names _install_methods gives Value
+    _names = [_op.dunder] if _op.dunder else []
+    if _op.kind == "unary":
+        _names.append(_op.name)
+    for _name in _names:
+        _m = _traced_method(_op, _name)
+        _m.__name__, _m.__qualname__ = _name, f"_Traced.{_name}"
+        setattr(_Traced, _name, _m)
+del _op, _names, _name, _m
+
+
+def _trace_inputs(inputs: Sequence[Value]) -> None:
+    """A trace starts: its inputs (fresh leaves) become _Traced, and so will every node
+    computed from them until :func:`_end_trace`."""
+    for v in inputs:
+        v.__class__ = _Traced
+        _TRACED.append(v)
+
+
+def _end_trace() -> None:
+    """A trace ended: its nodes become plain Values (once no outer trace is running)."""
+    if STATE.tracing:
+        return
+    for v in _TRACED:
+        v.__class__ = Value
+    _TRACED.clear()
 
 
 # --- a neuron's z = w·x + b as one node -------------------------------------------------

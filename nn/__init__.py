@@ -12,7 +12,8 @@ and training loops (:mod:`nn.train`).
 """
 from . import datasets, losses, optim
 from .modules import MLP, Layer, ModelFileError, Module, Neuron
-from .train import History, StepInfo, Trainer, accuracy, fit, predict
+from .train import DivergedError, History, StepInfo, Trainer, accuracy, fit, predict
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "losses", "optim",
-           "datasets", "fit", "Trainer", "History", "StepInfo", "predict", "accuracy"]
+           "datasets", "fit", "Trainer", "DivergedError", "History", "StepInfo", "predict",
+           "accuracy"]

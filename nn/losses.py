@@ -8,7 +8,11 @@ arrays, or Values), and returns one ``Value`` whose ``backward`` gives the gradi
 micrograd's demo, labels -1/+1), and ``cross_entropy`` from logits for k classes,
 computed with the log-sum-exp trick so logits of ±1000 stay finite.  A single sample
 (one Value, or one list of logits) is accepted as a batch of one.  Mismatched lengths and
-labels out of range raise ``ValueError`` naming the loss and the offending entry.
+labels out of range raise ``ValueError`` naming the loss and the offending entry, and
+:func:`check_fit` checks before training that a loss suits a model's outputs and labels
+(``fit`` and ``Trainer`` call it).  A loss that needs a prediction's value as a number
+(the stable shift of ``softmax``/``cross_entropy``, ``bce``'s range check) reads it as a
+constant through ``v.detach().data``, the read that tracing for ``compile`` allows.
 
     >>> from autodiff import Value
     >>> scores = [Value(2.0), Value(-0.5)]
@@ -26,31 +30,34 @@ import numpy as np
 from autodiff import Value
 
 __all__ = ["mse", "l1", "bce", "bce_with_logits", "hinge", "softmax", "cross_entropy",
-           "get", "LOSSES"]
+           "get", "check_fit", "LOSSES"]
 
 Scalar = Union[Value, float]
 
 
-def _flatten(pred: Any, name: str) -> list:
-    """Predictions as a flat list: a Value, a list of Values, or a list of lists."""
+def _flatten(pred: Any, name: str, what: str = "predictions") -> list:
+    """Predictions (or targets) as a flat list: a Value, a list of Values, or a list of
+    lists."""
     if isinstance(pred, (Value, Real)):
         return [pred]
     if isinstance(pred, np.ndarray):
+        if pred.dtype.kind not in "biuf":  # objects (Values?) or strings: one by one
+            return _flatten(pred.tolist(), name, what)
         return [float(v) for v in pred.ravel()]
     out = []
     for p in pred:
         if isinstance(p, (Value, Real)):
             out.append(p)
         elif isinstance(p, (list, tuple, np.ndarray)):
-            out.extend(_flatten(p, name))
+            out.extend(_flatten(p, name, what))
         else:
-            raise TypeError(f"{name}: predictions must be Values or numbers, "
-                            f"got {type(p).__name__}")
+            raise TypeError(f"{name}: {what} must be Values or numbers, "
+                            f"got {type(p).__name__} {p!r:.40}")
     return out
 
 
 def _targets(target: Any, n: int, name: str) -> list:
-    t = _flatten(target, name)
+    t = _flatten(target, name, "targets")
     if len(t) != n:
         raise ValueError(f"{name}: {n} predictions but {len(t)} targets; "
                          "give one target per prediction")
@@ -114,7 +121,7 @@ def bce(prob: Any, target: Any) -> Value:
     _check_unit(t, "bce")
     terms = []
     for i, (pi, ti) in enumerate(zip(p, t)):
-        pd = pi.data if isinstance(pi, Value) else pi
+        pd = _data(pi)
         if not 0.0 <= pd <= 1.0:
             raise ValueError(f"bce: prediction {i} is {pd!r}, not a probability in [0, 1];"
                              " use bce_with_logits for raw scores")
@@ -208,7 +215,8 @@ def _rows(logits: Any, name: str) -> tuple:
 
 
 def _data(z: Scalar) -> float:
-    return z.data if isinstance(z, Value) else float(z)
+    """z's value as a plain float, read as a constant (``detach``) for a Value."""
+    return z.detach().data if isinstance(z, Value) else float(z)
 
 
 def _log_sum_exp(row: list) -> Value:
@@ -267,11 +275,17 @@ def cross_entropy(logits: Any, target: Any) -> Value:
             if len(t) != k:
                 raise ValueError(f"cross_entropy: target {i} has {len(t)} entries, "
                                  f"expected one per class ({k})")
+            for j, tj in enumerate(t):
+                if not isinstance(tj, Value) and (not isinstance(tj, (Real, np.bool_))
+                                                  or not 0.0 <= tj <= 1.0):
+                    raise ValueError(f"cross_entropy: target {i} entry {j} is {tj!r}; a "
+                                     "one-hot or probability row holds numbers in [0, 1]")
             terms.append(sum(ti * (lse - zi) for ti, zi in zip(t, row)
                              if isinstance(ti, Value) or ti != 0))
         else:
             if isinstance(t, Value) or isinstance(t, bool) or not isinstance(
-                    t, (int, np.integer)) and not (isinstance(t, Real) and t == int(t)):
+                    t, (int, np.integer)) and not (isinstance(t, Real) and math.isfinite(t)
+                                                   and t == int(t)):
                 raise ValueError(f"cross_entropy: target {i} is {t!r}; give a class id "
                                  f"(an int in 0..{k - 1}) or a one-hot list")
             c = int(t)
@@ -280,6 +294,116 @@ def cross_entropy(logits: Any, target: Any) -> Value:
                                  f"for {k} classes (0..{k - 1})")
             terms.append(lse - row[c])
     return _mean(terms)
+
+
+# --- checks before training -------------------------------------------------------------
+
+def _target_array(y: Any, where: str) -> np.ndarray:
+    """y as a numeric numpy array of 1 or 2 dimensions with finite entries (booleans
+    become 0/1); anything else raises naming ``where``, the row and the entry."""
+    try:
+        arr = np.asarray(y)
+    except ValueError as e:  # ragged rows
+        raise ValueError(f"{where}: y must be a list of numbers or of equal-length rows: "
+                         f"{e}") from None
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iuf":
+        flat = arr.ravel().tolist()
+        for i, v in enumerate(flat):
+            if isinstance(v, bool) or not isinstance(v, Real):
+                row = i // max(1, int(np.prod(arr.shape[1:])))
+                raise TypeError(f"{where}: y must hold numbers (class ids or targets), "
+                                f"got {type(v).__name__} {v!r:.40} in row {row}")
+        try:
+            arr = arr.astype(float)
+        except OverflowError:
+            raise ValueError(f"{where}: y holds an integer too large for a float") from None
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{where}: y must be one label per row (shape (n,)) or one row "
+                         f"of targets per sample (shape (n, k)), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        row = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ValueError(f"{where}: y contains NaN or infinity (row {row}: "
+                         f"{arr[row].tolist()!r})")
+    return arr
+
+
+def _number(v: Any) -> str:
+    v = float(v)
+    return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
+
+
+def _seen(y: np.ndarray) -> str:
+    """The labels in y in a few words, for messages: 'labels seen: 0, 1, 2'."""
+    if y.size == 0:
+        return "no labels"
+    vals = np.unique(y)
+    if y.ndim == 2:
+        return (f"targets of shape {y.shape} with values from {_number(vals[0])} to "
+                f"{_number(vals[-1])}")
+    if len(vals) <= 8:
+        return "labels seen: " + ", ".join(_number(v) for v in vals)
+    return (f"labels seen: {len(vals)} distinct values from {_number(vals[0])} to "
+            f"{_number(vals[-1])}")
+
+
+def check_fit(loss: Union[str, Callable], n_outputs: int, y: Any,
+              out_activation: Union[str, None] = None, where: str = "fit") -> None:
+    """Check, before any training, that ``loss`` suits a model with ``n_outputs``
+    outputs (whose last layer's activation is ``out_activation``, when known) and the
+    labels ``y``; a mismatch raises ``ValueError`` naming the loss, the output count
+    and the labels seen.  What each loss needs:
+
+    - ``cross_entropy``: at least 2 outputs (one logit per class) and class ids
+      0..k-1, or rows of k numbers in [0, 1] (one-hot or probabilities);
+    - ``hinge``: one label per output, each -1 or +1;
+    - ``bce``: one label per output in [0, 1] and a sigmoid output (probabilities);
+      ``bce_with_logits``: labels in [0, 1] on raw scores;
+    - ``mse``, ``l1``: one finite target per output.
+
+    A loss of your own is not checked here beyond y holding finite numbers.
+
+        >>> check_fit("hinge", 1, [-1, 1, 1])
+        >>> check_fit("cross_entropy", 1, [0, 1, 2])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: fit: cross_entropy needs at least 2 outputs ... labels seen: 0, 1, 2
+    """
+    fn = get(loss)
+    name = getattr(fn, "__name__", "loss")
+    y = _target_array(y, where)
+    k = int(n_outputs)
+    has = f"the model has {k} output{'s' if k != 1 else ''}"
+
+    def bad(need: str) -> ValueError:
+        return ValueError(f"{where}: {name} needs {need}, but {has}; {_seen(y)}")
+
+    if fn is cross_entropy:
+        if k < 2:
+            raise bad("at least 2 outputs (one logit per class)")
+        if y.ndim == 1:
+            if not np.all(y == np.round(y)) or np.any(y < 0) or np.any(y >= k):
+                raise bad(f"class ids 0..{k - 1} (an int per row, one class per output)")
+        elif y.shape[1] != k or np.any(y < 0) or np.any(y > 1):
+            raise bad(f"a row of {k} numbers in [0, 1] per sample (one-hot or "
+                      "probabilities), or a class id per row")
+        return
+    if fn not in (mse, l1, bce, bce_with_logits, hinge):
+        return
+    cols = 1 if y.ndim == 1 else y.shape[1]
+    if cols != k:
+        raise bad(f"one target per output (y has {cols} per row)"
+                  + ("; for k classes use cross_entropy" if k > 1 and cols == 1 else ""))
+    if fn is hinge and not np.all((y == 1) | (y == -1)):
+        raise bad("labels -1 or +1 (from 0/1 labels use 2*y - 1, or datasets' "
+                  "labels='pm1')")
+    if fn in (bce, bce_with_logits) and (np.any(y < 0) or np.any(y > 1)):
+        raise bad("labels in [0, 1] (class 1 = 1, class 0 = 0)")
+    if fn is bce and out_activation is not None and out_activation != "sigmoid":
+        raise ValueError(f"{where}: bce needs probabilities from a sigmoid output, but "
+                         f"{has} with a {out_activation} last layer; use out_activation="
+                         f"'sigmoid' or loss='bce_with_logits'; {_seen(y)}")
 
 
 LOSSES = {"mse": mse, "l2": mse, "l1": l1, "bce": bce, "bce_with_logits": bce_with_logits,

@@ -9,6 +9,10 @@ single output comes back as a ``Value``, several as a list.  Beyond micrograd: a
 reproducible initialisation, a neuron's ``w·x + b`` recorded as one node (``fused``,
 the default; ``fused=False`` records micrograd's gate-per-product graph), ``state_dict``,
 and ``save``/``load`` to a validated JSON file written atomically (never pickle).
+A model of one input also takes a bare number (``model(0.5)`` is ``model([0.5])``).
+Sizes are guarded: a model of more than :data:`MAX_PARAMS` parameters (a million, about
+140 MB of Values) is refused unless ``max_params`` says otherwise, and ``load`` reads
+only regular files of at most :data:`MAX_FILE_BYTES`.
 
     >>> import random; random.seed(0)
     >>> model = MLP(2, [4, 1])
@@ -23,6 +27,7 @@ import json
 import math
 import os
 import random
+import stat
 from numbers import Real
 from typing import Any, Iterator, Optional, Sequence, Union
 
@@ -31,11 +36,19 @@ import numpy as np
 from autodiff import Value, affine
 from autodiff.files import atomic_write
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS",
+           "MAX_PARAMS", "MAX_FILE_BYTES"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 FORMAT = "gradwire-mlp"
 VERSION = 1
+
+#: The most parameters a Neuron, Layer or MLP is built with (or loaded with) unless its
+#: ``max_params`` says otherwise: each is a Value of about 140 bytes, and a scalar engine
+#: trains a million of them at a few seconds per sample already.
+MAX_PARAMS = 1_000_000
+#: The largest model file ``MLP.load`` reads unless its ``max_bytes`` says otherwise.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 Rng = Union[random.Random, np.random.Generator, None]
 
@@ -76,6 +89,38 @@ def _check_size(n: Any, what: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{what} must be a positive int, got {n!r}")
     return int(n)
+
+
+def _check_params(count: int, max_params: Any, where: str) -> None:
+    """Refuse a model of more than ``max_params`` parameters (None: no limit)."""
+    if max_params is None:
+        return
+    if isinstance(max_params, bool) or not isinstance(max_params, (int, np.integer)) \
+            or max_params < 1:
+        raise ValueError(f"{where}: max_params must be a positive int or None, "
+                         f"got {max_params!r:.40}")
+    if count > max_params:
+        raise ValueError(f"{where}: {count:,} parameters is more than max_params="
+                         f"{int(max_params):,} (about {count * 140 / 1e6:,.0f} MB of "
+                         "Values); pass a larger max_params (or None) if you mean it")
+
+
+def _inputs(x: Any, n: int, where: str) -> Any:
+    """The inputs as a sequence: lists, tuples and arrays as given, a bare number or
+    Value as a list of one for a one-input module; anything else is a TypeError."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return x
+    if isinstance(x, (Value, Real)) and not isinstance(x, bool):
+        if n == 1:
+            return [x]
+        raise TypeError(f"{where}: expected a list of {n} inputs, got a single "
+                        f"{type(x).__name__} {x!r:.40}")
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{where}: expected a list of {n} numbers or Values, got "
+                        f"{type(x).__name__} {x!r:.40}")
+    return list(x)
 
 
 def _check_activation(activation: Any, where: str) -> str:
@@ -130,9 +175,14 @@ class Module:
                            f"unexpected keys {extra[:5]}")
         values = {}
         for k, v in state.items():
-            if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
-                raise ValueError(f"load_state_dict: {k} must be a finite number, got {v!r}")
-            values[k] = float(v)
+            try:
+                f = float(v) if isinstance(v, Real) and not isinstance(v, bool) else None
+            except OverflowError:  # an int beyond the float range
+                f = math.inf
+            if f is None or not math.isfinite(f):
+                raise ValueError(f"load_state_dict: {k} must be a finite number, "
+                                 f"got {v!r:.40}")
+            values[k] = f
         for k, p in named.items():
             p.data = values[k]
 
@@ -141,8 +191,10 @@ class Neuron(Module):
     """One neuron: ``z = w·x + b``, ``a = σ(z)``.
 
     ``nin`` weights drawn from uniform(-1, 1) (from ``rng``, a fresh ``random.Random(seed)``,
-    or Python's global ``random`` like micrograd), bias 0.  ``nonlin=False`` makes it
-    linear; otherwise ``activation`` picks σ (relu by default).  By default z is one
+    or Python's global ``random`` like micrograd), bias 0; more than ``max_params``
+    parameters (default :data:`MAX_PARAMS`, None for no limit) are refused.
+    ``nonlin=False`` makes it linear; otherwise ``activation`` picks σ (relu by
+    default).  By default z is one
     ``w·x+b`` node (:func:`autodiff.affine`): the graph a diagram or the step explainer
     shows has a node per neuron, and training is several times faster.  ``fused=False``
     records micrograd's graph instead, a ``*`` and a ``+`` gate per input, to step through
@@ -159,8 +211,10 @@ class Neuron(Module):
     """
 
     def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
-                 seed: Optional[int] = None, rng: Rng = None, fused: bool = True) -> None:
+                 seed: Optional[int] = None, rng: Rng = None, fused: bool = True,
+                 max_params: Optional[int] = MAX_PARAMS) -> None:
         nin = _check_size(nin, "Neuron(nin)")
+        _check_params(nin + 1, max_params, "Neuron")
         rng = _make_rng(seed, rng, "Neuron")
         act = _check_activation(activation, "Neuron") if nonlin else "linear"
         self.w = [Value(v) for v in _uniform(rng, nin)]
@@ -170,6 +224,8 @@ class Neuron(Module):
         self.fused = bool(fused)
 
     def __call__(self, x: Sequence) -> Value:
+        if type(x) is not list:
+            x = _inputs(x, len(self.w), repr(self))
         if len(x) != len(self.w):
             raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
         if self.fused:  # z = w·x + b: one 'w·x+b' node
@@ -197,20 +253,25 @@ class Neuron(Module):
 
 class Layer(Module):
     """``nout`` neurons reading the same ``nin`` inputs; keyword arguments go to each
-    :class:`Neuron`.  One neuron's output is returned as a Value, else a list.
+    :class:`Neuron`.  One neuron's output is returned as a Value, else a list.  More
+    than ``max_params`` parameters (default :data:`MAX_PARAMS`) are refused.
 
         >>> Layer(3, 2, activation="tanh", seed=0)
         Layer(3 -> 2 tanh)
     """
 
     def __init__(self, nin: int, nout: int, seed: Optional[int] = None, rng: Rng = None,
-                 **kwargs: Any) -> None:
+                 max_params: Optional[int] = MAX_PARAMS, **kwargs: Any) -> None:
         nin = _check_size(nin, "Layer(nin)")
         nout = _check_size(nout, "Layer(nout)")
+        _check_params((nin + 1) * nout, max_params, "Layer")
         rng = _make_rng(seed, rng, "Layer")
-        self.neurons = [Neuron(nin, rng=rng, **kwargs) for _ in range(nout)]
+        self.neurons = [Neuron(nin, rng=rng, max_params=None, **kwargs)
+                        for _ in range(nout)]
 
     def __call__(self, x: Sequence) -> Union[Value, list]:
+        if type(x) is not list:
+            x = _inputs(x, self.nin, repr(self))
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
@@ -244,7 +305,9 @@ class MLP(Module):
     layers with ``activation`` (relu, as micrograd), the last one ``out_activation``
     (linear, as micrograd).  ``seed``/``rng`` make the initial weights reproducible;
     ``fused`` goes to every :class:`Neuron` (one ``w·x+b`` node per neuron, or with
-    ``fused=False`` a gate per product and sum, as micrograd records it).
+    ``fused=False`` a gate per product and sum, as micrograd records it).  A model of
+    more than ``max_params`` parameters (default :data:`MAX_PARAMS`, a million; None for
+    no limit) is refused before anything is allocated.
 
         >>> m = MLP(2, [16, 16, 1], seed=0)
         >>> m
@@ -255,7 +318,8 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  out_activation: str = "linear", seed: Optional[int] = None,
-                 rng: Rng = None, fused: bool = True) -> None:
+                 rng: Rng = None, fused: bool = True,
+                 max_params: Optional[int] = MAX_PARAMS) -> None:
         nin = _check_size(nin, "MLP(nin)")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, "
@@ -265,12 +329,16 @@ class MLP(Module):
         _check_activation(out_activation, "MLP(out_activation)")
         rng = _make_rng(seed, rng, "MLP")
         sz = [nin] + nouts
+        _check_params(sum((sz[i] + 1) * sz[i + 1] for i in range(len(nouts))),
+                      max_params, "MLP")
         last = len(nouts) - 1
-        self.layers = [Layer(sz[i], sz[i + 1], rng=rng, fused=fused,
+        self.layers = [Layer(sz[i], sz[i + 1], rng=rng, fused=fused, max_params=None,
                              activation=out_activation if i == last else activation)
                        for i in range(len(nouts))]
 
     def __call__(self, x: Sequence) -> Union[Value, list]:
+        if type(x) is not list:
+            x = _inputs(x, self.nin, repr(self))
         for layer in self.layers:
             x = layer(x)
         return x
@@ -329,32 +397,74 @@ class MLP(Module):
         atomic_write(path, lambda f: json.dump(doc, f, allow_nan=False))
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> "MLP":
+    def load(cls, path: Union[str, os.PathLike], max_bytes: Optional[int] = MAX_FILE_BYTES,
+             max_params: Optional[int] = MAX_PARAMS) -> "MLP":
         """Read a model written by :meth:`save`, checking every field; a malformed
-        file raises :class:`ModelFileError` naming the file and the problem."""
+        file raises :class:`ModelFileError` naming the file and the problem.
+
+        Only a regular file is read (a FIFO, a device such as ``/dev/zero`` or a folder
+        is refused without blocking or reading it), of at most ``max_bytes`` bytes
+        (default :data:`MAX_FILE_BYTES`, 64 MiB) describing at most ``max_params``
+        parameters (default :data:`MAX_PARAMS`); None lifts either limit."""
         path = os.fspath(path)
+        for name, limit in (("max_bytes", max_bytes), ("max_params", max_params)):
+            if limit is not None and (isinstance(limit, bool) or not isinstance(
+                    limit, (int, np.integer)) or limit < 1):
+                raise ValueError(f"MLP.load: {name} must be a positive int or None, "
+                                 f"got {limit!r:.40}")
+        data = _read_regular(path, max_bytes)
         try:
-            with open(path, "r", encoding="utf-8") as f:
-                text = f.read()
+            text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise ModelFileError(f"{path}: not a text (UTF-8) file: {e}") from None
-        return cls.from_dict(_parse_json(text, path), path)
+        return cls.from_dict(_parse_json(text, path), path, max_params=max_params)
 
     @classmethod
-    def from_dict(cls, doc: Any, source: str = "<dict>") -> "MLP":
+    def from_dict(cls, doc: Any, source: str = "<dict>",
+                  max_params: Optional[int] = MAX_PARAMS) -> "MLP":
         """Build a model from a ``to_dict`` document, validating it (see ``load``)."""
-        nin, layers = _validate(doc, source)
+        nin, layers = _validate(doc, source, max_params)
         model = cls.__new__(cls)
         model.layers = []
         sizes = [nin] + [layer["nout"] for layer in layers]
         for i, spec in enumerate(layers):
-            layer = Layer(sizes[i], sizes[i + 1], seed=0, activation=spec["activation"])
+            layer = Layer(sizes[i], sizes[i + 1], seed=0, activation=spec["activation"],
+                          max_params=None)
             for n, ws, b in zip(layer.neurons, spec["weights"], spec["biases"]):
                 for w, v in zip(n.w, ws):
                     w.data = float(v)
                 n.b.data = float(b)
             model.layers.append(layer)
         return model
+
+
+def _read_regular(path: str, max_bytes: Optional[int]) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes`` of them.  The
+    file is opened without blocking (a FIFO with no writer would otherwise wait) and
+    checked on the open descriptor, so what is read is what was checked."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
+                    "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+            raise ModelFileError(f"{path}: is {kind}, not a regular file; a model is "
+                                 "loaded only from a regular file")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise ModelFileError(f"{path}: {st.st_size:,} bytes is more than max_bytes="
+                                 f"{int(max_bytes):,}; pass a larger max_bytes (or None) "
+                                 "if you trust this file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ModelFileError(f"{path}: more than max_bytes={int(max_bytes):,} bytes "
+                             "(the file grew while being read)")
+    return data
 
 
 def _parse_json(text: str, path: str) -> Any:
@@ -367,9 +477,16 @@ def _parse_json(text: str, path: str) -> Any:
         what = "truncated (ends early)" if e.pos >= len(text.rstrip()) else "not valid JSON"
         raise ModelFileError(f"{path}: {what}: {e.msg} at line {e.lineno} column "
                              f"{e.colno}") from None
+    except ModelFileError:
+        raise
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a model file: its JSON is nested too deeply "
+                             "to read") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise ModelFileError(f"{path}: not a model file: {e}") from None
 
 
-def _validate(doc: Any, path: str) -> tuple:
+def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tuple:
     """Check a saved document field by field; return ``(nin, layers)``."""
     def bad(msg: str) -> ModelFileError:
         return ModelFileError(f"{path}: {msg}")
@@ -390,6 +507,16 @@ def _validate(doc: Any, path: str) -> tuple:
     layers = doc["layers"]
     if not isinstance(layers, list) or not layers:
         raise bad("layers must be a non-empty list")
+    fan_in, count = nin, 0
+    for spec in layers:  # the size the file declares, before reading the numbers
+        nout = spec.get("nout") if isinstance(spec, dict) else None
+        if isinstance(nout, int) and not isinstance(nout, bool) and nout > 0:
+            count += (fan_in + 1) * nout
+            fan_in = nout
+    if max_params is not None and count > max_params:
+        raise bad(f"declares {count:,} parameters, more than max_params="
+                  f"{int(max_params):,}; pass a larger max_params (or None) if you trust "
+                  "this file")
     fan_in = nin
     for i, spec in enumerate(layers):
         where = f"layers[{i}]"
@@ -432,5 +559,8 @@ def _shape(x: Any) -> str:
 def _check_number(v: Any, where: str, bad: Any) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise bad(f"{where} is not a number: {v!r:.40}")
+    if isinstance(v, int) and not -1e308 < v < 1e308:
+        raise bad(f"{where} is an integer too large for a float "
+                  f"({len(str(abs(v)))} digits)")
     if not math.isfinite(v):
         raise bad(f"{where} is {v!r}; parameters must be finite")

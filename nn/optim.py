@@ -8,7 +8,9 @@ update ``p.data -= lr * ...`` (or use the ``.grad`` already there when called wi
 closure, PyTorch style).  The random searches only evaluate the closure, under
 ``no_grad``, and keep the best parameters seen.  Learning rates may be a number or a
 schedule (``LinearDecay`` as in micrograd's demo, ``StepDecay``, ``ExponentialDecay``),
-a function of the step count.
+a function of the step count.  Every hyper-parameter is checked when the optimizer or
+schedule is made (a finite number in its range, the message naming it), and a schedule's
+rate at each use: a NaN, infinite or negative learning rate raises naming the step.
 
     >>> from autodiff import Value
     >>> w = Value(5.0)
@@ -21,7 +23,8 @@ a function of the step count.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence, Union
+from numbers import Integral, Real
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -29,6 +32,35 @@ from autodiff import Value, no_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "RandomSearch", "RandomLocalSearch", "Schedule",
            "LinearDecay", "StepDecay", "ExponentialDecay"]
+
+
+# --- checking hyper-parameters ---------------------------------------------------------
+
+def _number(x: Any, what: str, ok: Callable[[float], bool], need: str) -> float:
+    """x as a float when it is a finite real number (not a bool) for which ``ok`` holds;
+    else TypeError/ValueError saying ``what`` must be ``need``."""
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{what} must be {need}, got {type(x).__name__} {x!r:.40}")
+    try:
+        v = float(x)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v) or not ok(v):
+        raise ValueError(f"{what} must be {need}, got {x!r:.40}")
+    return v
+
+
+def _count(x: Any, what: str) -> int:
+    """x as an int >= 1, else an error naming ``what``."""
+    if isinstance(x, bool) or not isinstance(x, Integral):
+        raise TypeError(f"{what} must be >= 1 (an int), got {type(x).__name__} {x!r:.40}")
+    if x < 1:
+        raise ValueError(f"{what} must be >= 1 (an int), got {x!r}")
+    return int(x)
+
+
+def _rate(lr: Any, where: str) -> float:
+    return _number(lr, f"{where}: lr", lambda v: v >= 0, "a non-negative number")
 
 
 # --- learning-rate schedules ------------------------------------------------------------
@@ -49,9 +81,9 @@ class LinearDecay(Schedule):
     """
 
     def __init__(self, start: float, end: float, steps: int) -> None:
-        if steps < 1:
-            raise ValueError(f"LinearDecay: steps must be >= 1, got {steps}")
-        self.start, self.end, self.steps = float(start), float(end), int(steps)
+        self.start = _rate(start, "LinearDecay(start)")
+        self.end = _rate(end, "LinearDecay(end)")
+        self.steps = _count(steps, "LinearDecay: steps")
 
     def __call__(self, k: int) -> float:
         return self.start - (self.start - self.end) * min(k, self.steps) / self.steps
@@ -68,9 +100,9 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, lr0: float, every: int, gamma: float = 0.1) -> None:
-        if every < 1:
-            raise ValueError(f"StepDecay: every must be >= 1, got {every}")
-        self.lr0, self.every, self.gamma = float(lr0), int(every), float(gamma)
+        self.lr0 = _rate(lr0, "StepDecay(lr0)")
+        self.every = _count(every, "StepDecay: every")
+        self.gamma = _number(gamma, "StepDecay: gamma", lambda v: 0 < v <= 1, "in (0, 1]")
 
     def __call__(self, k: int) -> float:
         return self.lr0 * self.gamma ** (k // self.every)
@@ -87,9 +119,9 @@ class ExponentialDecay(Schedule):
     """
 
     def __init__(self, lr0: float, gamma: float) -> None:
-        if not 0 < gamma <= 1:
-            raise ValueError(f"ExponentialDecay: gamma must be in (0, 1], got {gamma}")
-        self.lr0, self.gamma = float(lr0), float(gamma)
+        self.lr0 = _rate(lr0, "ExponentialDecay(lr0)")
+        self.gamma = _number(gamma, "ExponentialDecay: gamma", lambda v: 0 < v <= 1,
+                             "in (0, 1]")
 
     def __call__(self, k: int) -> float:
         return self.lr0 * self.gamma ** k
@@ -113,19 +145,23 @@ class Optimizer:
             if not isinstance(p, Value):
                 raise TypeError(f"{type(self).__name__}: parameter {i} is a "
                                 f"{type(p).__name__}, expected a Value")
-        if not callable(lr) and (not isinstance(lr, (int, float)) or lr < 0
-                                 or not math.isfinite(lr)):
-            raise ValueError(f"{type(self).__name__}: lr must be a non-negative number "
-                             f"or a schedule, got {lr!r}")
+        if not callable(lr):
+            lr = _number(lr, f"{type(self).__name__}: lr", lambda v: v >= 0,
+                         "a non-negative number or a schedule")
         self.params = params
         self.lr_schedule = lr
         self.t = 0
 
     @property
     def lr(self) -> float:
-        """The learning rate for the next step."""
+        """The learning rate for the next step; a schedule's value is checked at each
+        use (a finite number >= 0, else ValueError naming the schedule and the step)."""
         s = self.lr_schedule
-        return float(s(self.t)) if callable(s) else float(s)
+        if not callable(s):
+            return float(s)
+        return _number(s(self.t), f"{type(self).__name__}: the learning-rate schedule "
+                       f"{s!r} at step {self.t}", lambda v: v >= 0,
+                       "a finite number >= 0")
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -154,9 +190,8 @@ class SGD(Optimizer):
     def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 0.1,
                  momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = _number(momentum, "SGD: momentum", lambda v: 0.0 <= v < 1.0,
+                                "in [0, 1)")
         self._v = [0.0] * len(self.params)
 
     def step(self, closure: Optional[Callable] = None) -> Optional[float]:
@@ -182,12 +217,16 @@ class Adam(Optimizer):
     def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 1e-3,
                  betas: tuple = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, lr)
-        b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
-        if eps <= 0:
-            raise ValueError(f"Adam: eps must be > 0, got {eps}")
-        self.betas, self.eps = (float(b1), float(b2)), float(eps)
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) \
+                or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), each in [0, 1), "
+                             f"got {betas!r:.60}")
+        b1, b2 = (_number(b, f"Adam: betas[{i}]", lambda v: 0.0 <= v < 1.0,
+                          "in [0, 1) (betas must be in [0, 1))")
+                  for i, b in enumerate(betas))
+        self.betas = (b1, b2)
+        self.eps = _number(eps, "Adam: eps", lambda v: v > 0,
+                           "> 0 (a small finite number)")
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 
@@ -213,16 +252,24 @@ class _Search(Optimizer):
 
     def __init__(self, params: Sequence[Value], scale: float, seed: Optional[int]) -> None:
         super().__init__(params, 0.0)
-        if not scale > 0:
-            raise ValueError(f"{type(self).__name__}: scale must be > 0, got {scale}")
-        self.scale = float(scale)
+        self.scale = _number(scale, f"{type(self).__name__}: scale", lambda v: v > 0,
+                             "> 0 (a finite number)")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)
+                                 or seed < 0):
+            raise ValueError(f"{type(self).__name__}: seed must be None or an int >= 0, "
+                             f"got {seed!r:.40}")
         self.rng = np.random.default_rng(seed)
         self.best = [p.data for p in self.params]
         self.best_loss = math.inf
 
     def _evaluate(self, closure: Callable) -> float:
-        with no_grad():
-            loss = closure()
+        """The closure's loss; a loss that is not finite, or overflows or divides by
+        zero on the way, counts as infinite (never kept)."""
+        try:
+            with no_grad():
+                loss = closure()
+        except (OverflowError, ZeroDivisionError, FloatingPointError):
+            return math.inf
         value = loss.data if isinstance(loss, Value) else float(loss)
         return value if math.isfinite(value) else math.inf
 

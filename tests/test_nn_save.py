@@ -136,3 +136,10 @@ def test_truncated_and_invalid_json(saved):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         MLP.load(tmp_path / "nope.json")
+
+
+def test_load_follows_a_symlink_to_a_regular_file(saved, tmp_path):
+    model, path = saved
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    assert MLP.load(link).state_dict() == model.state_dict()

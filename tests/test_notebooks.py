@@ -88,6 +88,7 @@ def test_every_picture_cell_declares_what_it_shows(path):
                 f'{{"gradwire": {{"shows": n}}}}')
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", RUN, ids=[p.stem for p in RUN])
 def test_notebook_runs(path, tmp_path, kernel_name):
     book = nbformat.read(path, as_version=4)
@@ -125,6 +126,7 @@ SHOW_ONCE = [
 ]
 
 
+@pytest.mark.timeout(300)
 def test_plots_show_exactly_once_under_the_inline_backend(tmp_path, kernel_name):
     setup = ("import matplotlib.pyplot as plt\nimport visualize\nfrom nn import MLP, datasets, fit\n"
              "X, y = datasets.moons(30, seed=0, labels='pm1')\nm = MLP(2, [4, 1], seed=0)\n"
@@ -139,6 +141,7 @@ def test_plots_show_exactly_once_under_the_inline_backend(tmp_path, kernel_name)
     assert all("image/png" in o["data"] for c in book.cells[1:] for o in pictures(c))
 
 
+@pytest.mark.timeout(300)
 def test_background_training_never_holds_up_a_notebook_run(tmp_path, kernel_name):
     # a background run of a million steps would take hours: the cell returns at once,
     # the next cells run, and the run without a browser ends when the kernel stops

@@ -279,10 +279,10 @@ def test_other_type_errors_are_not_rewritten():
 
 
 def test_check_catches_a_number_baked_in_while_tracing():
-    """Reading .data while tracing turns a per-sample number into a constant: the
-    replay is silently wrong for other samples, and check mode says so."""
+    """A constant read while tracing (x.detach().data) turns a per-sample number into a
+    constant: the replay is wrong for other samples, and check mode says so."""
     def baked(x):
-        return x * x.data          # x.data is the traced sample's number
+        return x * x.detach().data   # the traced sample's number, as a constant
 
     tape = compile(baked, 1.0)
     with pytest.raises(TapeMismatchError, match=r"sample 1, output 0: eager 4.0, replay 2.0"):
