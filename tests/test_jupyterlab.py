@@ -124,6 +124,7 @@ def browser():
         b.close()
 
 
+@pytest.mark.timeout(600)
 def test_network_features_are_off(lab):
     news = _get(f"{lab['base']}/lab/api/news", lab["token"])
     update = _get(f"{lab['base']}/lab/api/update", lab["token"])
