@@ -203,3 +203,11 @@ def test_boundary_refuses_a_model_whose_outputs_overflow(moons):
     model.layers[1].neurons[0].w[0].data = 1e300
     with pytest.raises(ValueError, match="outputs are NaN or infinite on the grid"):
         plot_decision_boundary(model, X, y, resolution=10)
+
+
+def test_boundary_refuses_a_model_with_an_empty_layer(moons):
+    _, X, y = moons
+    model = MLP(2, [4, 1], seed=0)
+    model.layers[1].neurons = []
+    with pytest.raises(TypeError, match=r"plot_decision_boundary\(model\): expected an MLP"):
+        plot_decision_boundary(model, X, y)

@@ -126,11 +126,18 @@ def _check_model(model: Any) -> Tuple[int, int]:
     """(inputs, outputs) of an MLP-like model, with errors naming plot_decision_boundary."""
     try:
         layers = _layers(model)
+        for li, layer in enumerate(layers):
+            if not len(layer.neurons):
+                raise ValueError(f"plot_decision_boundary(model): layer {li} has no neurons")
         nin = len(layers[0].neurons[0].w)
         nout = len(layers[-1].neurons)
-    except (TypeError, AttributeError, IndexError):
+    except (TypeError, AttributeError, IndexError, ValueError) as e:
+        msg = str(e)
+        detail = msg.split("(model): ", 1)[1] if "(model): " in msg else ""
         raise TypeError(f"plot_decision_boundary(model): expected an MLP (model.layers[i]"
-                        f".neurons[j] with .w and .b), got {type(model).__name__}") from None
+                        f".neurons[j] with .w and .b), got {type(model).__name__}"
+                        + (f" ({detail})" if detail and "expected an MLP" not in detail
+                           else "")) from None
     for li, layer in enumerate(_layers(model)):
         for j, n in enumerate(layer.neurons):
             for name, v in [(f"w[{k}]", w) for k, w in enumerate(n.w)] + [("b", n.b)]:
