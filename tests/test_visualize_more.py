@@ -17,9 +17,19 @@ from autodiff import Value  # noqa: E402
 from nn import MLP, Trainer, datasets, fit  # noqa: E402
 from visualize import (LiveView, draw_network, live_training, plot_decision_boundary,  # noqa: E402
                        plot_history, stepper)
+from visualize import plots  # noqa: E402
 from visualize.demo import sigmoid_circuit, write_demo  # noqa: E402
 from visualize.network import forward_numpy, layer_activations  # noqa: E402
 
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Figures made while pyplot is loaded are pyplot's: close them after each test."""
+    yield
+    import sys
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 # --- draw_network ------------------------------------------------------------------------
 
@@ -114,6 +124,91 @@ def test_plot_decision_boundary_returns_figure():
     assert isinstance(fig3, Figure)
 
 
+def _pixel(fig, ax, x, y):
+    """The RGB (0-255) of the rendered figure at data point (x, y)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="rgba", dpi=fig.dpi)
+    w, h = (int(round(v)) for v in fig.get_size_inches() * fig.dpi)
+    img = np.frombuffer(buf.getvalue(), np.uint8).reshape(h, w, 4)
+    px, py = ax.transData.transform((x, y))   # after the draw: the final layout
+    return tuple(int(c) for c in img[int(round(img.shape[0] - py)), int(round(px)), :3])
+
+
+def _rgb(colour):
+    return tuple(int(round(255 * c)) for c in matplotlib.colors.to_rgb(colour))
+
+
+def _close(a, b, tol=3):
+    return all(abs(p - q) <= tol for p, q in zip(a, b))
+
+
+def _linear_model(nout, rows):
+    """A one-layer linear model with the given weight rows (w0, w1, b)."""
+    m = MLP(2, [nout], seed=0)
+    for n, (w0, w1, b) in zip(m.layers[0].neurons, rows):
+        n.w[0].data, n.w[1].data, n.b.data = w0, w1, b
+    return m
+
+
+@pytest.mark.parametrize("labels, out_activation", [((-1, 1), "linear"), ((0, 1), "linear"),
+                                                    ((0, 1), "sigmoid")])
+def test_boundary_regions_are_tints_of_their_own_points_colour(labels, out_activation):
+    # score = x: the left half is the lower class, the right half the upper one
+    model = _linear_model(1, [(1.0, 0.0, 0.0)])
+    model.layers[0].neurons[0].activation = out_activation
+    X = np.array([[-2.0, 0.0], [2.0, 0.0]])
+    fig = plot_decision_boundary(model, X, list(labels), resolution=50)
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names == (["class -1", "class +1"] if labels[0] == -1 else ["class 0", "class 1"])
+    ax.get_legend().remove()   # sample the regions, not the legend box
+    for x, k in ((-2.0, 0), (2.0, 1)):
+        point = _pixel(fig, ax, x, 0.0)          # the marker's centre
+        region = _pixel(fig, ax, x, 0.4)         # beside it, same side of the boundary
+        assert _close(point, _rgb(plots.CLASS_COLOURS[k]))
+        assert _close(region, _rgb(plots.tint(plots.CLASS_COLOURS[k])))
+    assert _pixel(fig, ax, -2.0, 0.4) != _pixel(fig, ax, 2.0, 0.4)
+
+
+def test_boundary_regions_match_points_for_three_classes():
+    # class 0 wins at the left, class 1 at the right, class 2 at the top
+    model = _linear_model(3, [(-1.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 3.0, -3.0)])
+    X = np.array([[-2.0, -1.0], [2.0, -1.0], [0.0, 2.5]])
+    fig = plot_decision_boundary(model, X, [0, 1, 2], resolution=80)
+    ax = fig.axes[0]
+    ax.get_legend().remove()
+    for (x, y), k in zip(X, range(3)):
+        assert _close(_pixel(fig, ax, x, y), _rgb(plots.CLASS_COLOURS[k]))
+        assert _close(_pixel(fig, ax, x + 0.3, y - 0.3), _rgb(plots.tint(plots.CLASS_COLOURS[k])))
+    # one-hot labels draw the same classes
+    fig2 = plot_decision_boundary(model, X, np.eye(3), resolution=80)
+    fig2.axes[0].get_legend().remove()
+    assert _close(_pixel(fig2, fig2.axes[0], 2.3, -1.3), _rgb(plots.tint(plots.CLASS_COLOURS[1])))
+
+
+def test_plots_show_once_through_ipython_display_and_leave_pyplot():
+    import matplotlib.pyplot as plt
+    X, y = datasets.moons(10, seed=0, labels="pm1")
+    fig = plot_decision_boundary(MLP(2, [1], seed=0), X, y, resolution=10)
+    assert isinstance(fig, plots.PlotFigure)
+    assert fig in [plt.figure(n) for n in plt.get_fignums()]   # plt.show() would show it
+    data, _ = fig._repr_mimebundle_()
+    assert data["image/png"].startswith("iVBORw0KGgo")       # a base64 PNG
+    assert fig not in [plt.figure(n) for n in plt.get_fignums()]   # shown: pyplot lets go
+    plt.close("all")
+
+
+def test_plot_history_says_what_each_loss_is_on():
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    batch = fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", steps=4, progress=False)
+    mini = fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", steps=4, batch_size=5,
+               progress=False)
+    assert plot_history(batch).axes[0].get_title() == "loss on all rows"
+    assert plot_history(mini).axes[0].get_title() == "loss on each step's batch"
+    assert plot_history(mini).axes[1].get_title() == "accuracy on each step's batch"
+    assert plot_history({"loss": [1.0, 0.5]}).axes[0].get_title() == "loss"
+
+
 def test_plot_decision_boundary_errors():
     model = MLP(2, [1], seed=0)
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
@@ -172,6 +267,59 @@ def test_live_widget_builds_and_step_button_advances():
     assert view.trainer.steps_done == 2 and len(view.losses) == 2
     view._on_play(None)
     assert not view.paused and view._play.description == "Pause"
+
+
+def test_live_background_run_ends_after_its_steps_and_at_pause():
+    import asyncio
+
+    async def scenario():
+        view = LiveView(_trainer(), every=2, notebook=True, resolution=10)
+        view.start(5)
+        assert view.running and view.trainer.steps_done == 0   # start returns at once
+        await asyncio.wait_for(view._task, timeout=30)
+        assert not view.running and view.trainer.steps_done == 5
+        assert view._status.value.startswith("step 5  loss") and view._image.value
+        view.start(50)
+        while view.trainer.steps_done < 7:
+            await asyncio.sleep(0)
+        view._on_play()                       # Pause: the run ends after its current step
+        await asyncio.wait_for(view._task, timeout=30)
+        paused_at = view.trainer.steps_done
+        assert view.paused and not view.running and "(paused)" in view._status.value
+        await asyncio.sleep(0.05)
+        assert view.trainer.steps_done == paused_at
+        view._on_play()                       # Play: the steps it had left
+        assert view.running
+        view.stop()
+        await asyncio.wait_for(view._task, timeout=30)
+        assert not view.running and view.trainer.steps_done <= paused_at + 1
+        with pytest.raises(RuntimeError, match="already training"):
+            view.start(3)
+            view.start(3)
+        view.stop()
+        await view._task
+        return view
+
+    view = asyncio.run(scenario())
+    assert view.error is None
+
+
+def test_live_background_error_ends_the_run_and_shows_in_status():
+    import asyncio
+
+    class Failing:
+        def step(self):
+            raise ArithmeticError("loss is nan at step 3")
+
+    async def scenario():
+        view = LiveView(Failing(), notebook=True)
+        view.start(10)
+        await asyncio.wait_for(view._task, timeout=5)
+        return view
+    view = asyncio.run(scenario())
+    assert not view.running
+    assert view._status.value == ("stopped by an error: ArithmeticError: loss is nan at "
+                                  "step 3")
 
 
 def test_live_callback_rides_along_fit_and_pause_stops_it():
