@@ -27,9 +27,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-# as tests/test_notebooks.py: 05 joins when visualize.draw/stepper accept micrograd's Value
 RUN = ["01-sigmoid-backprop", "02-neuron-to-mlp", "03-training-interactively",
-       "04-losses-and-search"]
+       "04-losses-and-search", "05-micrograd-by-hand"]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]

@@ -26,9 +26,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ["01-sigmoid-backprop", "02-neuron-to-mlp", "03-training-interactively",
             "04-losses-and-search", "05-micrograd-by-hand"]
-# Notebook 05 draws and steps a hand-written micrograd-style Value, which needs
-# visualize.draw/stepper to accept such objects; until they do it is not run here.
-RUN = [NOTEBOOK_DIR / f"{name}.ipynb" for name in EXPECTED[:4]]
+RUN = [NOTEBOOK_DIR / f"{name}.ipynb" for name in EXPECTED]
 CELL_TIMEOUT = 300          # seconds per cell (generous: the CI machine may be loaded)
 RICH = ("image/png", "image/svg+xml", "text/html", "application/vnd.jupyter.widget-view+json")
 # a cell whose source calls one of these shows a picture and must declare how many

@@ -21,6 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from autodiff import Value, affine, backward_steps, gradients, ops, topological_order
+from autodiff.explain import gradients_of
 
 F64 = torch.float64
 
@@ -189,9 +190,13 @@ def test_second_derivatives_equal_pytorch(recipe):
 def test_backward_steps_equal_grad_bit_for_bit(recipe):
     out = build(recipe)[0]
     steps = backward_steps(out)
-    assert {id(s.node) for s in steps} == {id(v) for v in topological_order(out)}
-    assert len(steps) == len({id(s.node) for s in steps})
+    gates = [v for v in topological_order(out) if not v.is_leaf]  # one step per gate
+    assert {id(s.node) for s in steps} == {id(v) for v in gates}
+    assert len(steps) == len(gates)
     out.backward()
     for s in steps:
         assert s.upstream == s.node.grad, f"step {s.index} ({s.name}): {s.upstream!r} " \
                                           f"vs .grad {s.node.grad!r}"
+    explained = gradients_of(out)  # the same steps' sums, leaves included
+    for v in topological_order(out):
+        assert explained[id(v)] == v.grad, f"{v!r}: explained {explained[id(v)]!r}"
