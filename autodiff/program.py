@@ -23,8 +23,8 @@ function.  The compiled tape (:mod:`autodiff.tape`) schedules and replays progra
     >>> prog = trace(lambda x: (w * x[0] + w * x[1] + 1.0).tanh(), [[0.0, 0.0]])
     >>> print(optimize(prog))
     program <lambda>(x[0], x[1]) params(w):
-      v5 = dot [w w] [x[0] x[1]]
-      v6 = sum v5 +1
+      v8 = dot [w w] [x[0] x[1]]
+      v6 = sum v8 +1
       v7 = tanh v6
       return v7
 """
