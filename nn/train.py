@@ -175,8 +175,10 @@ class Trainer:
     function ``loss(predictions, targets) -> Value``; None picks one from the model
     and labels.  ``optimizer``: an ``nn.optim`` optimizer (SGD, Adam, RandomSearch...)
     built on ``model.parameters()``, or ``'sgd'``/``'adam'``; None means SGD with lr 0.1.
-    ``l2`` adds ``l2 * sum(p*p)`` to the loss.  ``compile=True`` computes the data
-    loss's gradient with the compiled tape (``nn.compiled``).
+    ``l2`` adds ``l2 * sum(p*p)`` to the loss.  ``compile=True`` trains with the
+    compiled tape (``nn.compiled``): loss, L2 term, gradients and the optimizer's update
+    on flat arrays, written back into the model's Values after every :meth:`step`
+    (``fit``: before each callback and when it returns).
 
         >>> from nn import MLP, datasets
         >>> X, y = datasets.xor(12, seed=0)
@@ -234,7 +236,7 @@ class Trainer:
                 raise RuntimeError("Trainer(compile=True) needs the compiled tape "
                                    "(nn/compiled.py), which this installation does not "
                                    "have; use compile=False") from None
-            self._compiled = CompiledObjective(model, self.loss, self.X, self.y)
+            self._compiled = CompiledObjective(model, self.loss, self.X, self.y, l2=self.l2)
 
     @property
     def n(self) -> int:
@@ -277,6 +279,17 @@ class Trainer:
 
     def step(self) -> StepInfo:
         """Make one update on the next batch and record it."""
+        info = self._update()
+        self.sync()
+        return info
+
+    def sync(self) -> None:
+        """Compiled training keeps the parameters in arrays between updates: write
+        them into the model's Values (a no-op when they are there already)."""
+        if self._compiled is not None:
+            self._compiled.sync()
+
+    def _update(self) -> StepInfo:
         idx = self._next_batch()
         epoch = self.epoch
         opt = self.optimizer
@@ -284,20 +297,14 @@ class Trainer:
             loss = opt.step(lambda: self.objective(idx)[0])
             with no_grad():
                 out = _outputs([self.model(self._rows[i]) for i in idx])
+        elif self._compiled is not None:   # data loss and L2 term compiled, on arrays
+            loss, out = self._compiled.step(idx, opt)
         else:
             self.model.zero_grad()
             opt.zero_grad()
-            if self._compiled is not None:
-                loss, out = self._compiled(idx)
-                loss = float(loss)
-                reg = self._reg()
-                if reg is not None:
-                    reg.backward()
-                    loss += reg.data
-            else:
-                total, out = self.objective(idx)
-                total.backward()
-                loss = total.data
+            total, out = self.objective(idx)
+            total.backward()
+            loss = total.data
             opt.step()
         info = StepInfo(step=self.steps_done, epoch=epoch, loss=float(loss),
                         accuracy=_accuracy(np.asarray(out), self.y[idx], self.threshold),
@@ -363,13 +370,15 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
     prev = None
     try:
         for _ in range(total):
-            info = trainer.step()
+            info = trainer._update()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{info.loss:.4g}", acc=f"{info.accuracy:.3f}")
-            if callback is not None and callback(info) is False:
-                history.stopped = "callback"
-                break
+            if callback is not None:
+                trainer.sync()      # the model's Values hold this step's numbers
+                if callback(info) is False:
+                    history.stopped = "callback"
+                    break
             if tol is not None and trainer.steps_done % per_epoch == 0:
                 cur = float(np.mean(history.loss[-per_epoch:]))
                 if prev is not None and abs(prev - cur) < tol:
@@ -377,6 +386,7 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
                     break
                 prev = cur
     finally:
+        trainer.sync()
         if bar is not None:
             bar.close()
     return history
