@@ -14,9 +14,11 @@ structural primitives the rewrites below introduce:
 - ``dot``: ``w1*x1 + ... + wk*xk + b``, a sum of products of a sample-independent
   weight and a per-sample input (a neuron's ``w·x + b``; ``ops.AFFINE``'s derivatives).
 
-A program prints as text and checks itself; :func:`optimize` applies the rewrites
-(:func:`simplify`, :func:`flatten_sums`, :func:`find_dots`), each a program to program
-function.  The compiled tape (:mod:`autodiff.tape`) schedules and replays programs.
+A neuron made with :func:`autodiff.affine` is recorded as one ``dot``; one written
+with ``*`` and ``+`` becomes one through the rewrites.  A program prints as text and
+checks itself; :func:`optimize` applies the rewrites (:func:`simplify`,
+:func:`expand_dots`, :func:`flatten_sums`, :func:`find_dots`), each a program to
+program function.  The compiled tape (:mod:`autodiff.tape`) schedules and replays programs.
 
     >>> from autodiff import Value
     >>> w = Value(0.5, label="w")
@@ -38,8 +40,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from . import ops
 from .value import STATE, Value, _affine_gates, enable_grad
 
-__all__ = ["Var", "Eqn", "Program", "trace", "optimize", "simplify", "flatten_sums",
-           "find_dots", "ProgramError"]
+__all__ = ["Var", "Eqn", "Program", "trace", "optimize", "simplify", "expand_dots",
+           "flatten_sums", "find_dots", "ProgramError"]
 
 SUM, DOT = "sum", "dot"
 
@@ -50,6 +52,7 @@ _ADD_D = ops.ADD.derivs[0]
 _SUMMABLE = (ops.ADD, ops.ADD_C) if (type(_ADD_D) is float and _ADD_D == 1.0 and
                                      ops.ADD.derivs == (1.0, 1.0) and
                                      ops.ADD_C.derivs == (1.0,)) else ()
+_AFFINE = ops.AFFINE
 _DOTTABLE = (ops.MUL.derivs[0] is ops.OTHER_OPERAND and
              ops.AFFINE.derivs[0] is ops.OTHER_OPERAND and bool(_SUMMABLE))
 
@@ -64,13 +67,18 @@ class Var:
     ``kind`` is ``"input"``, ``"param"`` or ``"eqn"``; ``name`` is how it prints
     (``x[0]``, a parameter's label, ``v12``).  A parameter's ``value`` is the Value whose
     number it stands for."""
-    __slots__ = ("id", "kind", "name", "value")
+    __slots__ = ("id", "kind", "_name", "value")
 
-    def __init__(self, id: int, kind: str, name: str, value: Optional[Value] = None):
+    def __init__(self, id: int, kind: str, name: Optional[str],
+                 value: Optional[Value] = None) -> None:
         self.id = id
         self.kind = kind
-        self.name = name
+        self._name = name
         self.value = value
+
+    @property
+    def name(self) -> str:
+        return self._name if self._name is not None else f"v{self.id}"
 
     def __repr__(self) -> str:
         return f"Var({self.name}, {self.kind})"
@@ -134,7 +142,7 @@ class Program:
         self.multi = multi        # the function returned a list (else one Value)
 
     def new_var(self) -> Var:
-        v = Var(self.n_vars, "eqn", f"v{self.n_vars}")
+        v = Var(self.n_vars, "eqn", None)
         self.n_vars += 1
         return v
 
@@ -220,17 +228,25 @@ def _arg_names(fn: Callable, n: int) -> List[str]:
 
 
 def _parts(v: Value) -> Any:
-    """``(op, parents, const)`` of a recorded node, None for a leaf.  The one place
-    that reads a node's internals: a fused ``w·x+b`` node made before tracing (tracing
-    records gates) is read as the same sum recorded gate by gate."""
-    name = v.op
-    if name is None:
+    """``(op, parents, const)`` of a recorded node, None for a leaf; for a fused
+    ``w·x+b`` node ``(ops.AFFINE, (w1..wk, x1..xk, b), k)``.  The one place that reads
+    a node's internals (its op, operands, and a fused node's two tuples); a fused node
+    with numbers among its x's is read as the same sum recorded gate by gate."""
+    op = v._op
+    if op is None:
         return None
-    op = ops.get(name)
-    if op.kind == "nary":
-        with enable_grad():
-            return None, _affine_gates(v._a[1:], v._b[1:], v._a[0]), None
-    return op, v.parents, v.const
+    kind = op.kind
+    if kind == "binary":
+        return op, (v._a, v._b), None
+    if kind == "unary":
+        return op, (v._a,), None
+    if kind == "folded":
+        return op, (v._a,), v._b
+    ws, xs = v._a, v._b                       # (b, w1, ..., wk) and (1, x1, ..., xk)
+    if all(type(x) is Value for x in xs[1:]):
+        return op, ws[1:] + xs[1:] + ws[:1], len(ws) - 1
+    with enable_grad():
+        return None, _affine_gates(ws[1:], xs[1:], ws[0]), None
 
 
 def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = None
@@ -328,44 +344,42 @@ def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value]
     n = len(inputs)
     nodes = n
     for root in outs:
-        stack = [root]
+        stack: List[Any] = [(root, None)]      # (node, its parts once its parents are done)
         while stack:
-            v = stack[-1]
+            v, parts = stack.pop()
             if id(v) in var:
-                stack.pop()
+                continue
+            if parts is not None:                      # parents done: the equation
+                op, parents, const = parts
+                out = Var(n, "eqn", None)
+                n += 1
+                nodes += 1
+                ins = tuple([var[id(p)] for p in parents])
+                eqns.append(Eqn(DOT, op, ins, out, None, const) if op is _AFFINE else
+                            Eqn(op.name, op, ins, out, const))
+                var[id(v)] = out
                 continue
             parts = _parts(v)
             if parts is None:                          # a leaf met first: a parameter
                 p = Var(n, "param", v.label or f"p{len(params)}", v)
                 n += 1
+                nodes += 1
                 var[id(v)] = p
                 params.append(p)
-                nodes += 1
-                stack.pop()
                 continue
-            op, parents, const = parts
-            if op is None:                             # a fused node: its gates
-                g = parents
+            if parts[0] is None:                       # a fused node: its gates
+                g = parts[1]
                 keep.append(g)
                 if id(g) in var:
                     var[id(v)] = var[id(g)]
-                    stack.pop()
                 else:
-                    stack.append(g)
+                    stack.append((v, (ops.ADD_C, (g,), 0.0)))   # v = g + 0, simplified away
+                    stack.append((g, None))
                 continue
-            pending = False
-            for p in reversed(parents):          # the first operand is numbered first
+            stack.append((v, parts))
+            for p in reversed(parts[1]):               # the first operand numbered first
                 if id(p) not in var:
-                    stack.append(p)
-                    pending = True
-            if pending:
-                continue
-            out = Var(n, "eqn", f"v{n}")
-            n += 1
-            nodes += 1
-            eqns.append(Eqn(op.name, op, tuple(var[id(p)] for p in parents), out, const))
-            var[id(v)] = out
-            stack.pop()
+                    stack.append((p, None))
     return Program(name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names,
                    shapes, n, nodes)
 
@@ -378,8 +392,8 @@ def simplify(prog: Program) -> Program:
     alias: Dict[int, Var] = {}
     eqns = []
     for e in prog.eqns:
-        if alias:
-            e = Eqn(e.prim, e.op, tuple(alias.get(v.id, v) for v in e.ins), e.out,
+        if alias and any(v.id in alias for v in e.ins):
+            e = Eqn(e.prim, e.op, tuple([alias.get(v.id, v) for v in e.ins]), e.out,
                     e.const, e.k)
         if (e.op is ops.ADD_C and e.const == 0.0) or (e.op is ops.MUL_C and e.const == 1.0):
             alias[e.out.id] = e.ins[0]
@@ -395,27 +409,32 @@ def flatten_sums(prog: Program) -> Program:
         return prog
     uses = prog.uses()
     outs = {v.id for v in prog.outputs}
-    sums: Dict[int, Eqn] = {}        # var id -> its (not yet final) sum equation
-    absorbed = set()
-    eqns = []
+    open_sums: Dict[int, list] = {}     # var id -> [terms, offset] of its sum so far
+    eqns: List[Any] = []
     for e in prog.eqns:
         if e.op not in _SUMMABLE and e.prim != SUM:
             eqns.append(e)
             continue
-        terms: List[Var] = []
+        terms: Optional[list] = None
         offset = e.const if e.const is not None else 0.0
         for p in e.ins:
-            s = sums.get(p.id)
+            s = open_sums.get(p.id)
             if s is not None and uses[p.id] == 1 and p.id not in outs:
-                terms.extend(s.ins)
-                offset += s.const
-                absorbed.add(id(s))
+                del open_sums[p.id]                  # absorbed: its list is ours now
+                offset += s[1]
+                if terms is None:
+                    terms = s[0]                     # steal it: long chains stay linear
+                else:
+                    terms.extend(s[0])
+            elif terms is None:
+                terms = [p]
             else:
                 terms.append(p)
-        s = Eqn(SUM, ops.ADD, tuple(terms), e.out, offset)
-        sums[e.out.id] = s
-        eqns.append(s)
-    return prog.replace([e for e in eqns if id(e) not in absorbed])
+        open_sums[e.out.id] = [terms, offset]
+        eqns.append(e.out)                           # its place in the order
+    return prog.replace([Eqn(SUM, ops.ADD, tuple(open_sums[e.id][0]), e,
+                             open_sums[e.id][1]) if type(e) is Var else e
+                         for e in eqns if type(e) is not Var or e.id in open_sums])
 
 
 def _batch_vars(prog: Program) -> bytearray:
@@ -486,6 +505,27 @@ def find_dots(prog: Program) -> Program:
     return prog.replace([e for e in eqns if id(e) not in absorbed])
 
 
+def expand_dots(prog: Program) -> Program:
+    """A dot whose weights differ between samples (a fused node whose w's are computed
+    from the inputs) cannot be a matrix product: its products and sum instead."""
+    batch = _batch_vars(prog)
+    if not any(e.prim == DOT and any(batch[w.id] for w in e.ins[:e.k]) for e in prog.eqns):
+        return prog
+    eqns: List[Eqn] = []
+    for e in prog.eqns:
+        if e.prim != DOT or not any(batch[w.id] for w in e.ins[:e.k]):
+            eqns.append(e)
+            continue
+        k = e.k
+        terms = list(e.ins[2 * k:])             # the bias first, as the fused node adds
+        for w, x in zip(e.ins[:k], e.ins[k:2 * k]):
+            m = prog.new_var()
+            eqns.append(Eqn(ops.MUL.name, ops.MUL, (w, x), m))
+            terms.append(m)
+        eqns.append(Eqn(SUM, ops.ADD, tuple(terms), e.out, 0.0))
+    return prog.replace(eqns)
+
+
 def optimize(prog: Program) -> Program:
     """The rewrites the compiled tape applies: simplify, flatten sums, find dots."""
-    return find_dots(flatten_sums(simplify(prog))).check()
+    return find_dots(flatten_sums(expand_dots(simplify(prog)))).check()

@@ -281,7 +281,7 @@ def _schedule(prog: Program) -> tuple:
             st: _Step = _DotStep()
             k = e0.k
             st.k = k
-            st.x = _Rows([loc[v.id] for v in e0.ins[k:2 * k]], True)
+            st.x = _Rows([loc[v.id] for v in e0.ins[k:2 * k]], wide)
             st.w = _Rows([loc[v.id] for e in eqs for v in e.ins[:k]], False)
             biased = [e.ins[2 * k] if len(e.ins) > 2 * k else None for e in eqs]
             st.b = None if all(b is None for b in biased) else \
@@ -654,13 +654,18 @@ class Tape:
                     pg, ig = self._grads(seed, True)
                     wrt = list(self.params) + leaves
                     eg = gradients(o, wrt) if isinstance(o, Value) else [0.0] * len(wrt)
-                    for k, p in enumerate(self.params):
-                        what = f"d output {j} / d parameter {k}" + \
-                               (f" ({p.label!r})" if p.label else "")
-                        self._compare(r, what, eg[k], pg[k], rtol, atol)
-                    for k in range(len(leaves)):
-                        self._compare(r, f"d output {j} / d input {k}",
-                                      eg[len(self.params) + k], ig[k, 0], rtol, atol)
+                    got_g = np.concatenate([pg, ig[:, 0]])
+                    want_g = np.array(eg, dtype=float)
+                    ok = np.isclose(got_g, want_g, rtol=rtol, atol=atol) | (
+                        np.isnan(got_g) & np.isnan(want_g))
+                    for k in np.flatnonzero(~ok)[:1].tolist():
+                        if k < len(self.params):
+                            p = self.params[k]
+                            what = f"d output {j} / d parameter {k}" + \
+                                (f" ({p.label!r})" if p.label else "")
+                        else:
+                            what = f"d output {j} / d input {k - len(self.params)}"
+                        self._compare(r, what, want_g[k], got_g[k], rtol, atol)
         finally:
             self._fwd = prev
 

@@ -448,15 +448,15 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     shares added in another order, so its last bits can differ.  It records one node where the sum records two per input, and a
     training step of an MLP is mostly these nodes: ten times fewer of them for the
     garbage collector to walk.  ``w`` and ``b`` are Values; an ``x_i`` may be a Value or
-    a number.  Under ``no_grad``, ``detect_anomaly`` or while tracing a tape, and for
-    weights that are not Values, it records the sum gate by gate instead.
+    a number.  Under ``no_grad`` or ``detect_anomaly``, and for weights that are not
+    Values, it records the sum gate by gate instead.
 
         >>> w, x = [Value(2.0), Value(-3.0)], [Value(-1.0), Value(-2.0)]
         >>> z = affine(w, x, Value(-3.0))
         >>> z.data, z.op, z.gate, len(z.parents)
         (1.0, 'affine', 'w·x+b', 5)
     """
-    if not STATE.plain or STATE.tracing or type(b) is not Value:
+    if not STATE.plain or type(b) is not Value:
         return _affine_gates(w, x, b)
     ws = (b, *w)
     xs = (1.0, *x)
