@@ -379,7 +379,14 @@ def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value]
             stack.append((v, parts))
             for p in reversed(parts[1]):               # the first operand numbered first
                 if id(p) not in var:
-                    stack.append((p, None))
+                    if p.is_leaf:                      # a parameter: no need to visit
+                        q = Var(n, "param", p.label or f"p{len(params)}", p)
+                        n += 1
+                        nodes += 1
+                        var[id(p)] = q
+                        params.append(q)
+                    else:
+                        stack.append((p, None))
     return Program(name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names,
                    shapes, n, nodes)
 

@@ -251,22 +251,18 @@ def _schedule(prog: Program) -> tuple:
     pindex: Dict[int, int] = {}
     porder: List[Var] = []
 
-    def take(v: Var) -> None:
-        if v.kind == "param" and v.id not in pindex:
-            pindex[v.id] = len(porder)
-            porder.append(v)
-
     for key in order:
         if key[2] == DOT:
             eqs = groups[key]
-            for e in eqs:
-                for v in e.ins[:e.k]:
-                    take(v)
-            for e in eqs:
-                for v in e.ins[2 * e.k:]:
-                    take(v)
+            for v in [v for e in eqs for v in e.ins[:e.k]] + \
+                    [v for e in eqs for v in e.ins[2 * e.k:]]:
+                if v.kind == "param" and v.id not in pindex:
+                    pindex[v.id] = len(porder)
+                    porder.append(v)
     for v in prog.params:
-        take(v)
+        if v.id not in pindex:
+            pindex[v.id] = len(porder)
+            porder.append(v)
     loc: Dict[int, Tuple[int, int]] = {}
     for i, v in enumerate(prog.inputs):
         loc[v.id] = (_INPUTS, i)
