@@ -111,7 +111,7 @@ class Eqn:
             text = f"{self.prim} {' '.join(names)}"
             if self.prim == SUM and self.const:
                 text += f" {'+' if self.const >= 0 else '-'}{ops.fmt_number(abs(self.const))}"
-            elif self.op.kind == "folded":
+            elif self.op.kind == "folded" and self.const is not None:
                 text = f"{self.prim}[{ops.fmt_number(self.const)}] {' '.join(names)}"
         return f"{self.out.name} = {text}"
 

@@ -66,6 +66,9 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 # --- moving rows between the levels' arrays ---------------------------------------------------
 
+Loc = Tuple[int, int]          # where a variable lives: (level, row)
+
+
 def _sel(rows: List[int]) -> Any:
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
     if rows and rows[-1] - rows[0] == len(rows) - 1 and \
@@ -80,8 +83,7 @@ class _Rows:
     ``dst``.  Positions holding no variable (``None``) read 0."""
     __slots__ = ("n", "batch", "pieces", "single", "zeros")
 
-    def __init__(self, locs: List[Optional[Tuple[int, int]]], batch: bool,
-                 per: int = 1) -> None:
+    def __init__(self, locs: List[Optional[Loc]], batch: bool, per: int = 1) -> None:
         self.n = len(locs)
         self.batch = batch
         by_level: Dict[int, Tuple[list, list]] = {}
@@ -147,23 +149,47 @@ class _Rows:
 
 class _Step:
     """Equations of one primitive at one depth, replayed together; their results are
-    the rows of this step's level, ``(len(eqns), batch)`` or ``(len(eqns), 1)``."""
+    the rows of this step's level, ``(len(eqns), batch)`` (``wide``) or
+    ``(len(eqns), 1)``.  Each kind builds its row movers from the equations' operands'
+    locations."""
     __slots__ = ("level", "eqns", "depth", "batch", "name")
+
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool) -> None:
+        self.eqns = eqns
+        self.level = level
+        self.depth = depth
+        self.batch = wide
+        self.name = ""
 
     def describe(self) -> str:
         return self.name
+
+    def rows(self) -> List[_Rows]:
+        """Every operand mover of the step (for deciding where gradients flow)."""
+        raise NotImplementedError
 
 
 class _OpStep(_Step):
     """An op-table entry on whole arrays: ``op.vforward`` forward, ``op.local`` back."""
     __slots__ = ("op", "slots", "const")
 
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc], wide_in: Sequence[int]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        op = self.op = eqns[0].op
+        self.slots = [_Rows([loc[e.ins[s].id] for e in eqns], bool(wide_in[s]))
+                      for s in range(len(eqns[0].ins))]
+        folded = op.kind == "folded"
+        self.const = np.array([e.const for e in eqns])[:, None] if folded else None
+        self.name = op.label(eqns[0].const) + (
+            " ..." if len({e.const for e in eqns}) > 1 else "") if folded else op.name
+
+    def rows(self) -> List[_Rows]:
+        return self.slots
+
     def forward(self, vals: list, width: int) -> tuple:
         a = self.slots[0].get(vals, width)
-        if self.op.kind == "binary":
-            b = self.slots[1].get(vals, width)
-        else:
-            b = self.const
+        b = self.slots[1].get(vals, width) if self.op.kind == "binary" else self.const
         return (self.op.vforward(a) if b is None else self.op.vforward(a, b)), (a, b)
 
     def backward(self, gr, vals, saved, G, shapes, need) -> None:
@@ -189,6 +215,19 @@ class _SumStep(_Step):
     """``t1 + ... + tk + c`` for equations of up to k terms (padded with zeros)."""
     __slots__ = ("terms", "k", "offset")
 
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        k = self.k = max(len(e.ins) for e in eqns)
+        self.terms = _Rows([loc[e.ins[j].id] if j < len(e.ins) else None
+                            for e in eqns for j in range(k)], wide, per=k)
+        offsets = [e.const for e in eqns]
+        self.offset = np.array(offsets)[:, None] if any(offsets) else None
+        self.name = "sum"
+
+    def rows(self) -> List[_Rows]:
+        return [self.terms]
+
     def forward(self, vals: list, width: int) -> tuple:
         t = self.terms.get(vals, width)
         k = self.k
@@ -204,6 +243,20 @@ class _SumStep(_Step):
 class _DotStep(_Step):
     """Dot products reading the same inputs: ``W @ X + b``, a layer."""
     __slots__ = ("x", "w", "b", "k")
+
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        k = self.k = eqns[0].k
+        self.x = _Rows([loc[v.id] for v in eqns[0].ins[k:2 * k]], wide)
+        self.w = _Rows([loc[v.id] for e in eqns for v in e.ins[:k]], False)
+        biases = [e.ins[2 * k] if len(e.ins) > 2 * k else None for e in eqns]
+        self.b = None if all(b is None for b in biases) else \
+            _Rows([None if b is None else loc[b.id] for b in biases], False)
+        self.name = f"layer {k} -> {len(eqns)} (W @ X + b)"
+
+    def rows(self) -> List[_Rows]:
+        return [self.x, self.w] + ([self.b] if self.b is not None else [])
 
     def forward(self, vals: list, width: int) -> tuple:
         X = self.x.get(vals, width)
@@ -277,40 +330,13 @@ def _schedule(prog: Program) -> tuple:
         for r, e in enumerate(eqs):
             loc[e.out.id] = (lv, r)
         shapes.append((len(eqs), wide))
-        e0 = eqs[0]
-        if e0.prim == DOT:
-            st: _Step = _DotStep()
-            k = e0.k
-            st.k = k
-            st.x = _Rows([loc[v.id] for v in e0.ins[k:2 * k]], wide)
-            st.w = _Rows([loc[v.id] for e in eqs for v in e.ins[:k]], False)
-            biased = [e.ins[2 * k] if len(e.ins) > 2 * k else None for e in eqs]
-            st.b = None if all(b is None for b in biased) else \
-                _Rows([None if b is None else loc[b.id] for b in biased], False)
-            st.name = f"layer {k} -> {len(eqs)} (W @ X + b)"
-        elif e0.prim == SUM:
-            st = _SumStep()
-            k = max(len(e.ins) for e in eqs)
-            st.k = k
-            st.terms = _Rows([loc[e.ins[j].id] if j < len(e.ins) else None
-                              for e in eqs for j in range(k)], wide, per=k)
-            offs = [e.const for e in eqs]
-            st.offset = np.array(offs)[:, None] if any(offs) else None
-            st.name = "sum"
+        prim, depth = key[2], key[1]
+        if prim == DOT:
+            steps.append(_DotStep(eqs, lv, depth, wide, loc))
+        elif prim == SUM:
+            steps.append(_SumStep(eqs, lv, depth, wide, loc))
         else:
-            st = _OpStep()
-            st.op = e0.op
-            st.slots = [_Rows([loc[e.ins[s].id] for e in eqs], bool(key[3][s]))
-                        for s in range(len(e0.ins))]
-            st.const = np.array([e.const for e in eqs])[:, None] \
-                if e0.op.kind == "folded" else None
-            st.name = e0.op.name if e0.op.kind != "folded" else e0.op.label(e0.const) + \
-                (" ..." if len({e.const for e in eqs}) > 1 else "")
-        st.level = lv
-        st.eqns = eqs
-        st.depth = key[1]
-        st.batch = wide
-        steps.append(st)
+            steps.append(_OpStep(eqs, lv, depth, wide, loc, key[3]))
     return steps, porder, loc, shapes
 
 
@@ -321,10 +347,7 @@ def _needs(steps: list, shapes: list, inputs: bool) -> list:
     need[_INPUTS] = inputs
     need[_PARAMS] = shapes[_PARAMS][0] > 0
     for st in steps:
-        rows = st.slots if isinstance(st, _OpStep) else (
-            [st.terms] if isinstance(st, _SumStep) else
-            [r for r in (st.x, st.w, st.b) if r is not None])
-        need[st.level] = any(need[p[0]] for r in rows for p in r.pieces)
+        need[st.level] = any(r.needed(need) for r in st.rows())
     return need
 
 
@@ -493,8 +516,8 @@ class Tape:
         return outs
 
     def _replay_error(self, where: str, st: _Step, e: Exception) -> Exception:
-        op = ops.ADD if isinstance(st, _SumStep) else (
-            ops.AFFINE if isinstance(st, _DotStep) else st.op)
+        op = st.op if isinstance(st, _OpStep) else (
+            ops.ADD if isinstance(st, _SumStep) else ops.AFFINE)
         name = st.name if op.kind == "nary" or isinstance(st, _SumStep) \
             else f"{op.name} ({op.doc})"
         domain = f"; defined for {op.domain}" if op.domain else ""
@@ -507,6 +530,7 @@ class Tape:
     def _grads(self, seed: np.ndarray, inputs: bool) -> tuple:
         """Backward over the last forward: (parameter gradients, input gradients or
         None), ``seed`` shaped (n_outputs, batch) holding each sample's upstream."""
+        assert self._fwd is not None
         batch, vals, saved = self._fwd
         shapes = self._shapes
         need = self._need[inputs]
@@ -559,7 +583,7 @@ class Tape:
             raise TypeError(f"backward(output): expected the number of an output "
                             f"(an int, 0..{n_out - 1}), got {type(output).__name__} "
                             f"{output!r}")
-        if not 0 <= output < n_out:
+        if not 0 <= int(output) < n_out:
             raise IndexError(f"backward(output={output}): {self.name} has {n_out} "
                              f"output(s)")
         seed = np.zeros((n_out, batch))
@@ -637,7 +661,8 @@ class Tape:
                 got = self.replay(level[:, r:r + 1], P)[:, 0]
                 for j in range(len(self._outs)):
                     # a fresh eager graph per output: its backward gives the gradients
-                    leaves, call_args = [], []
+                    leaves: List[Value] = []
+                    call_args: List[Any] = []
                     for a, shape in zip(arrays, self._arg_shapes):
                         if shape:
                             vals = [Value(float(e)) for e in a[r]]

@@ -157,13 +157,15 @@ def run(quick: bool = False) -> List[dict]:
             X, y = grid_data(sizes[0], n)
             setups: List[float] = []
 
-            def timed_ours(sizes=sizes, X=X, y=y, steps=steps) -> float:
+            def timed_ours(sizes=sizes, X=X, y=y, steps=steps, setups=setups) -> float:
                 t, s = ours(sizes, X, y, steps)
                 setups.append(s)
                 return t
 
-            figs = in_turns({"ours": timed_ours,
-                             "pytorch": lambda: torch_time(sizes, X, y, steps)}, rounds)
+            def timed_torch(sizes=sizes, X=X, y=y, steps=steps) -> float:
+                return torch_time(sizes, X, y, steps)
+
+            figs = in_turns({"ours": timed_ours, "pytorch": timed_torch}, rounds)
             o, p = median(figs["ours"]), median(figs["pytorch"])
             name = f"{'-'.join(map(str, sizes))} @ {n}"
             agree = _agree(sizes, X, y)

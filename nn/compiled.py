@@ -26,7 +26,7 @@ objective, ``obj(idx)``, instead adds the batch gradient to the Values' ``.grad`
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 

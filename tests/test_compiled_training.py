@@ -272,7 +272,7 @@ def test_values_hold_the_numbers_in_callbacks_on_save_and_at_the_end(tmp_path):
         m = MLP(2, [4, 1], seed=0)
         snaps = []
 
-        def cb(info, m=m, compiled=compiled):
+        def cb(info, m=m, compiled=compiled, snaps=snaps):
             snaps.append([p.data for p in m.parameters()])
             if info.step == 2:
                 m.save(tmp_path / f"m{int(compiled)}.json")
