@@ -31,6 +31,7 @@ loops that keep parameters in arrays).  Python control flow over Values (``if v 
 """
 from __future__ import annotations
 
+import gc
 from numbers import Integral
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -71,9 +72,12 @@ Loc = Tuple[int, int]          # where a variable lives: (level, row)
 
 def _sel(rows: List[int]) -> Any:
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
-    if rows and rows[-1] - rows[0] == len(rows) - 1 and \
-            (len(rows) <= 2 or rows == list(range(rows[0], rows[-1] + 1))):
-        return slice(rows[0], rows[-1] + 1)
+    first = rows[0]
+    if len(rows) == 1:
+        return slice(first, first + 1)
+    if rows[-1] - first == len(rows) - 1 and \
+            (len(rows) == 2 or rows == list(range(first, rows[-1] + 1))):
+        return slice(first, rows[-1] + 1)
     return np.asarray(rows, dtype=np.intp)
 
 
@@ -86,6 +90,13 @@ class _Rows:
     def __init__(self, locs: List[Optional[Loc]], batch: bool, per: int = 1) -> None:
         self.n = len(locs)
         self.batch = batch
+        self.zeros = None
+        if self.n == 1 and locs[0] is not None:       # one variable: no bookkeeping
+            lv, r = locs[0]
+            one = slice(0, 1)
+            self.pieces = [(lv, slice(r, r + 1), one, one, True)]
+            self.single = (lv, slice(r, r + 1))
+            return
         by_level: Dict[int, Tuple[list, list]] = {}
         zeros = []
         for pos, loc in enumerate(locs):
@@ -96,8 +107,12 @@ class _Rows:
             dst.append(pos)
             src.append(loc[1])
         # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
-        self.pieces = [(lv, _sel(src), _sel(dst), _sel([d // per for d in dst]),
-                        len(set(src)) == len(src)) for lv, (dst, src) in by_level.items()]
+        self.pieces = []
+        for lv, (dst, src) in by_level.items():
+            d = _sel(dst)
+            self.pieces.append((lv, _sel(src), d, d if per == 1 else
+                                _sel([i // per for i in dst]),
+                                len(src) == 1 or len(set(src)) == len(src)))
         self.zeros = _sel(zeros) if zeros else None
         whole = slice(0, self.n)
         self.single = None
@@ -386,7 +401,17 @@ class Tape:
 
     # --- tracing and scheduling ------------------------------------------------------------
     def _trace(self, example: Sequence[Any]) -> None:
-        prog = optimize(trace(self.fn, example, self.name))
+        gc_was = gc.isenabled()
+        # Scheduling makes many small objects and frees few: the cyclic collector would
+        # walk the whole traced graph again and again.
+        gc.disable()
+        try:
+            self._build(optimize(trace(self.fn, example, self.name)))
+        finally:
+            if gc_was:
+                gc.enable()
+
+    def _build(self, prog: Program) -> None:
         self.program = prog
         self.multi = prog.multi
         self.arg_names = prog.arg_names

@@ -140,17 +140,17 @@ class CompiledObjective:
     # --- training on arrays -----------------------------------------------------------------
     def _load(self, opt: Any) -> None:
         """Read the parameters and the optimizer's state into arrays (optimizer order)."""
-        where = {id(p): i for i, p in enumerate(opt.params)}
-        tparams = self.tape.params
-        pos = np.array([where.get(id(p), -1) for p in tparams], dtype=np.intp)
-        self._mask = pos >= 0                     # tape parameters the optimizer steps
-        self._pos = pos[self._mask]
+        if opt is not self._opt:
+            where = {id(p): i for i, p in enumerate(opt.params)}
+            pos = np.array([where.get(id(p), -1) for p in self.tape.params], dtype=np.intp)
+            self._mask = pos >= 0                 # tape parameters the optimizer steps
+            self._pos = pos[self._mask]
+            self._G = np.zeros(len(opt.params))
+            self._gtape = np.zeros(len(self.tape.params))
+            self._opt = opt
         self._P = np.array([p.data for p in opt.params], dtype=float)
         self._state = [np.array(s, dtype=float) for s in opt.state_lists()]
         self._Ptape = self.tape.param_values()
-        self._G = np.zeros(len(opt.params))
-        self._gtape = np.zeros(len(tparams))
-        self._opt = opt
         self._current = True
 
     def step(self, idx: Any, optimizer: Any) -> tuple:
@@ -166,7 +166,7 @@ class CompiledObjective:
         g = self.tape.vjp(seed if self.tape.multi else seed[:, 0])
         G = self._G
         G[:] = 0.0
-        np.add.at(G, self._pos, g[self._mask])
+        G[self._pos] = g[self._mask]
         optimizer.step_arrays(self._P, G, self._state)
         self._gtape = g
         return self._result(out)
