@@ -162,6 +162,18 @@ class _Rows:
 
 # --- steps: one numpy call (or a few) over many equations --------------------------------------
 
+def _buffer(pool: Optional[dict], key: tuple, shape: tuple) -> Optional[np.ndarray]:
+    """An output array kept from the last replay (None: let numpy make one).  Reusing the
+    layers' big arrays spares the allocator handing back and faulting in fresh memory
+    every step, which costs as much as the arithmetic at batch sizes of thousands."""
+    if pool is None:
+        return None
+    buf = pool.get(key)
+    if buf is None or buf.shape != shape:
+        buf = pool[key] = np.empty(shape)
+    return buf
+
+
 class _Step:
     """Equations of one primitive at one depth, replayed together; their results are
     the rows of this step's level, ``(len(eqns), batch)`` (``wide``) or
@@ -202,12 +214,12 @@ class _OpStep(_Step):
     def rows(self) -> List[_Rows]:
         return self.slots
 
-    def forward(self, vals: list, width: int) -> tuple:
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
         a = self.slots[0].get(vals, width)
         b = self.slots[1].get(vals, width) if self.op.kind == "binary" else self.const
         return (self.op.vforward(a) if b is None else self.op.vforward(a, b)), (a, b)
 
-    def backward(self, gr, vals, saved, G, shapes, need) -> None:
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
         a, b = saved
         out = vals[self.level]
         op = self.op
@@ -243,7 +255,7 @@ class _SumStep(_Step):
     def rows(self) -> List[_Rows]:
         return [self.terms]
 
-    def forward(self, vals: list, width: int) -> tuple:
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
         t = self.terms.get(vals, width)
         k = self.k
         out = t if k == 1 else t.reshape(len(self.eqns), k, t.shape[1]).sum(axis=1)
@@ -251,7 +263,7 @@ class _SumStep(_Step):
             out = out + self.offset
         return out, None
 
-    def backward(self, gr, vals, saved, G, shapes, need) -> None:
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
         self.terms.scatter(G, shapes, need, gr, False)    # d(sum)/d(term) = 1, the table's
 
 
@@ -273,19 +285,20 @@ class _DotStep(_Step):
     def rows(self) -> List[_Rows]:
         return [self.x, self.w] + ([self.b] if self.b is not None else [])
 
-    def forward(self, vals: list, width: int) -> tuple:
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
         X = self.x.get(vals, width)
         W = self.w.get(vals, 1).reshape(len(self.eqns), self.k)
-        out = W @ X
+        out = np.matmul(W, X, out=_buffer(pool, (self.level, 0), (W.shape[0], X.shape[1])))
         if self.b is not None:
             out += self.b.get(vals, 1)
         return out, (X, W)
 
-    def backward(self, gr, vals, saved, G, shapes, need) -> None:
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
         X, W = saved
         # d(w·x)/dx = w and d(w·x)/dw = x, the affine entry's "other operand" rule:
         if self.x.needed(need):
-            self.x.scatter(G, shapes, need, W.T @ gr, True)
+            gx = np.matmul(W.T, gr, out=_buffer(pool, (self.level, 1), (W.shape[1], gr.shape[1])))
+            self.x.scatter(G, shapes, need, gx, True)
         if self.w.needed(need):
             self.w.scatter(G, shapes, need, (gr @ X.T).reshape(-1, 1), True)
         if self.b is not None:
@@ -396,6 +409,8 @@ class Tape:
         self._check_first = bool(check)
         self._traced = False
         self._fwd: Optional[tuple] = None      # the last forward: (batch, vals, saved)
+        self._pool: dict = {}                  # arrays the layers reuse between replays
+        self._reusing = False
         if example:
             self._trace(example)
 
@@ -519,19 +534,26 @@ class Tape:
         outs = self.replay(level, self.param_values())
         return outs.T.copy() if self.multi else outs[0]
 
-    def replay(self, inputs: np.ndarray, params: np.ndarray) -> np.ndarray:
+    def replay(self, inputs: np.ndarray, params: np.ndarray, *, reuse: bool = True
+               ) -> np.ndarray:
         """Forward over a batch given as arrays: ``inputs`` ``(n_inputs, batch)`` (see
         :meth:`stack_inputs`), ``params`` one number per ``tape.params``.  Returns the
-        outputs ``(n_outputs, batch)`` and keeps what :meth:`vjp` needs."""
+        outputs ``(n_outputs, batch)`` and keeps what :meth:`vjp` needs.  With ``reuse``
+        the layers write into the arrays of the last replay."""
         batch = inputs.shape[1]
+        # Let the last forward's arrays go first: new ones then reuse their memory (with
+        # both alive, every batch-sized array is fresh memory, page by page).
+        self._fwd = None
         vals: list = [None] * len(self._shapes)
         vals[_INPUTS] = inputs
         vals[_PARAMS] = params.reshape(-1, 1)
         saved: list = [None] * len(self._shapes)
+        pool = self._pool if reuse else None
+        self._reusing = reuse
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
             for st in self._steps:
                 try:
-                    vals[st.level], saved[st.level] = st.forward(vals, batch)
+                    vals[st.level], saved[st.level] = st.forward(vals, batch, pool)
                 except (FloatingPointError, ArithmeticError, ValueError) as e:
                     raise self._replay_error("forward", st, e) from None
         self._fwd = (batch, vals, saved)
@@ -557,6 +579,7 @@ class Tape:
         None), ``seed`` shaped (n_outputs, batch) holding each sample's upstream."""
         assert self._fwd is not None
         batch, vals, saved = self._fwd
+        pool = self._pool if self._reusing else None
         shapes = self._shapes
         need = self._need[inputs]
         G: list = [None] * len(shapes)
@@ -573,11 +596,11 @@ class Tape:
                 if gr is None or not need[st.level]:
                     continue
                 try:
-                    st.backward(gr, vals, saved[st.level], G, shapes, need)
+                    st.backward(gr, vals, saved[st.level], G, shapes, need, pool)
                 except (FloatingPointError, ArithmeticError, ValueError) as e:
                     raise self._replay_error("backward", st, e) from None
         gp = G[_PARAMS]
-        pgrad = gp[:, 0] if gp is not None else np.zeros(shapes[_PARAMS][0])
+        pgrad = gp[:, 0].copy() if gp is not None else np.zeros(shapes[_PARAMS][0])
         if not inputs:
             return pgrad, None
         gi = G[_INPUTS]
@@ -683,7 +706,7 @@ class Tape:
         grads = [p.grad for p in self.params]
         try:
             for r in range(min(n, batch)):
-                got = self.replay(level[:, r:r + 1], P)[:, 0]
+                got = self.replay(level[:, r:r + 1], P, reuse=False)[:, 0]
                 for j in range(len(self._outs)):
                     # a fresh eager graph per output: its backward gives the gradients
                     leaves: List[Value] = []
