@@ -317,7 +317,11 @@ def _schedule(prog: Program) -> tuple:
         wide = batch[e.out.id]
         # constant steps run first (they read no inputs), so among per-sample
         # equations a constant operand counts as depth 0
-        d = 1 + max([depth[v.id] for v in e.ins if batch[v.id] == wide], default=0)
+        d = 0
+        for v in e.ins:
+            if batch[v.id] == wide and depth[v.id] > d:
+                d = depth[v.id]
+        d += 1
         depth[e.out.id] = d
         if e.prim == DOT:
             key: tuple = (not wide, d, DOT, tuple(v.id for v in e.ins[e.k:2 * e.k]))
@@ -375,7 +379,13 @@ def _needs(steps: list, shapes: list, inputs: bool) -> list:
     need[_INPUTS] = inputs
     need[_PARAMS] = shapes[_PARAMS][0] > 0
     for st in steps:
-        need[st.level] = any(r.needed(need) for r in st.rows())
+        for r in st.rows():
+            for p in r.pieces:
+                if need[p[0]]:
+                    need[st.level] = True
+                    break
+            if need[st.level]:
+                break
     return need
 
 
