@@ -125,7 +125,11 @@ class Program:
     ``eqns`` (topologically ordered), ``outputs``; ``arg_names`` and ``arg_shapes``
     (``()`` for a number argument, ``(k,)`` for a list of k) describe the arguments.
     ``n_nodes`` is the size of the graph it was traced from; ``multi`` says whether the
-    function returned a list."""
+    function returned a list.
+
+        >>> trace(lambda x: x.exp() + x, [0.0])
+        Program(<lambda>: 1 inputs, 0 params, 2 equations, 1 outputs)
+    """
 
     def __init__(self, name: str, inputs: List[Var], params: List[Var], eqns: List[Eqn],
                  outputs: List[Var], arg_names: List[str], arg_shapes: List[tuple],
