@@ -381,7 +381,8 @@ def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value]
                     stack.append((g, None))
                 continue
             stack.append((v, parts))
-            for p in reversed(parts[1]):               # the first operand numbered first
+            todo = []
+            for p in parts[1]:
                 if id(p) not in var:
                     if p.is_leaf:                      # a parameter: no need to visit
                         q = Var(n, "param", p.label or f"p{len(params)}", p)
@@ -390,7 +391,9 @@ def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value]
                         var[id(p)] = q
                         params.append(q)
                     else:
-                        stack.append((p, None))
+                        todo.append(p)
+            for p in reversed(todo):                   # the first operand numbered first
+                stack.append((p, None))
     return Program(name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names,
                    shapes, n, nodes)
 
