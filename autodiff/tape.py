@@ -208,8 +208,13 @@ class _OpStep(_Step):
                       for s in range(len(eqns[0].ins))]
         folded = op.kind == "folded"
         self.const = np.array([e.const for e in eqns])[:, None] if folded else None
-        self.name = op.label(eqns[0].const) + (
-            " ..." if len({e.const for e in eqns}) > 1 else "") if folded else op.name
+        self.name = op.name
+
+    def describe(self) -> str:
+        if self.const is None:
+            return self.name
+        return self.op.label(self.eqns[0].const) + (
+            " ..." if len({e.const for e in self.eqns}) > 1 else "")
 
     def rows(self) -> List[_Rows]:
         return self.slots
