@@ -132,6 +132,19 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
+    def step_arrays(self, data: np.ndarray, grad: np.ndarray, state: list) -> None:
+        """One update of parameters held in arrays (compiled training), in place.  This
+        default goes through the Values and :meth:`step`; SGD and Adam apply their rule
+        to the arrays directly."""
+        for p, v, g in zip(self.params, data.tolist(), grad.tolist()):
+            p.data, p.grad = v, g
+        self.step()
+        data[:] = [p.data for p in self.params]
+
+    def state_lists(self) -> list:
+        """The per-parameter state that :meth:`step_arrays` keeps in arrays."""
+        return []
+
     def _loss(self, closure: Optional[Callable]) -> Optional[float]:
         """Run the closure and backward (gradient methods), return the loss value."""
         if closure is None:

@@ -353,3 +353,22 @@ def test_replays_reuse_arrays_without_changing_what_they_returned():
     tape(X1)
     tape.check(X2, n=2)
     assert np.array_equal(tape.vjp(up), kept[1])
+
+
+def test_an_optimizer_without_an_array_rule_trains_through_its_values():
+    class SignSGD(optim.Optimizer):
+        def step(self, closure=None):
+            loss = self._loss(closure)
+            for p in self.params:
+                p.data -= self.lr * ((p.grad > 0) - (p.grad < 0))
+            self.t += 1
+            return loss
+
+    X, y = _data("pm1")
+    runs = []
+    for compiled in (False, True):
+        m = MLP(2, [4, 1], seed=0)
+        fit(m, X, y, loss="hinge", optimizer=SignSGD(m.parameters(), lr=0.01), steps=5,
+            l2=1e-3, progress=False, compile=compiled)
+        runs.append([p.data for p in m.parameters()])
+    _close(runs[1], runs[0])
