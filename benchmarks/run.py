@@ -24,7 +24,7 @@ def _fmt(x: float, bench: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer steps, rougher figures")
-    ap.add_argument("--only", help="run one module, e.g. engine, nn, tape")
+    ap.add_argument("--only", help="run one module, e.g. engine, nn, tape, compiled")
     args = ap.parse_args(argv)
     mods = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if args.only:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from autodiff import Value, no_grad
+from autodiff.ops import sqrt
 
 __all__ = ["Optimizer", "SGD", "Adam", "RandomSearch", "RandomLocalSearch", "Schedule",
            "LinearDecay", "StepDecay", "ExponentialDecay"]
@@ -167,6 +168,19 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
+    def step_arrays(self, data: np.ndarray, grad: np.ndarray, state: list) -> None:
+        """One update of parameters held in arrays (compiled training), in place.  This
+        default goes through the Values and :meth:`step`; SGD and Adam apply their rule
+        to the arrays directly."""
+        for p, v, g in zip(self.params, data.tolist(), grad.tolist()):
+            p.data, p.grad = v, g
+        self.step()
+        data[:] = [p.data for p in self.params]
+
+    def state_lists(self) -> list:
+        """The per-parameter state that :meth:`step_arrays` keeps in arrays."""
+        return []
+
     def _loss(self, closure: Optional[Callable]) -> Optional[float]:
         """Run the closure and backward (gradient methods), return the loss value."""
         if closure is None:
@@ -194,20 +208,37 @@ class SGD(Optimizer):
                                 "in [0, 1)")
         self._v = [0.0] * len(self.params)
 
+    def rule(self, p: Any, g: Any, v: Any, lr: float) -> tuple:
+        """The update, on floats or numpy arrays alike: new ``(p, v)`` from the
+        parameter ``p``, its gradient ``g`` and velocity ``v``.
+
+            >>> SGD([Value(0.0)], momentum=0.5).rule(1.0, 2.0, 1.0, 0.1)
+            (0.75, 2.5)
+        """
+        if self.momentum == 0.0:
+            return p - lr * g, v
+        v = self.momentum * v + g
+        return p - lr * v, v
+
     def step(self, closure: Optional[Callable] = None) -> Optional[float]:
         """One update from the current ``.grad`` (or from ``closure``'s loss)."""
         loss = self._loss(closure)
-        lr, mu = self.lr, self.momentum
-        if mu == 0.0:
-            for p in self.params:
-                p.data -= lr * p.grad
-        else:
-            v = self._v
-            for i, p in enumerate(self.params):
-                v[i] = mu * v[i] + p.grad
-                p.data -= lr * v[i]
+        lr, rule, v = self.lr, self.rule, self._v
+        for i, p in enumerate(self.params):
+            p.data, v[i] = rule(p.data, p.grad, v[i], lr)
         self.t += 1
         return loss
+
+    def step_arrays(self, data: np.ndarray, grad: np.ndarray, state: list) -> None:
+        """The same update on arrays, in place: ``data`` and ``state`` (from
+        :meth:`state_lists`, as arrays) stepped by ``grad``."""
+        data[:], v = self.rule(data, grad, state[0], self.lr)
+        state[0][:] = v
+        self.t += 1
+
+    def state_lists(self) -> list:
+        """The per-parameter state, one list per kind: ``[velocity]``."""
+        return [self._v]
 
 
 class Adam(Optimizer):
@@ -230,19 +261,39 @@ class Adam(Optimizer):
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 
+    def rule(self, p: Any, g: Any, m: Any, v: Any, lr: float, t: int) -> tuple:
+        """The update of step ``t`` (1 for the first), on floats or numpy arrays alike:
+        new ``(p, m, v)`` from the parameter, its gradient and its two moments.
+
+            >>> Adam([Value(0.0)]).rule(1.0, 0.5, 0.0, 0.0, 0.1, 1)[0]
+            0.900000002
+        """
+        b1, b2 = self.betas
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * g * g
+        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        return p - lr * (m / c1) / (sqrt(v / c2) + self.eps), m, v
+
     def step(self, closure: Optional[Callable] = None) -> Optional[float]:
         loss = self._loss(closure)
-        lr = self.lr
-        b1, b2 = self.betas
+        lr, rule, m, v = self.lr, self.rule, self._m, self._v
         self.t += 1
-        c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
-        m, v, eps = self._m, self._v, self.eps
+        t = self.t
         for i, p in enumerate(self.params):
-            g = p.grad
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+            p.data, m[i], v[i] = rule(p.data, p.grad, m[i], v[i], lr, t)
         return loss
+
+    def step_arrays(self, data: np.ndarray, grad: np.ndarray, state: list) -> None:
+        """The same update on arrays, in place (see :meth:`SGD.step_arrays`)."""
+        lr = self.lr
+        self.t += 1
+        data[:], m, v = self.rule(data, grad, state[0], state[1], lr, self.t)
+        state[0][:] = m
+        state[1][:] = v
+
+    def state_lists(self) -> list:
+        """The per-parameter state, one list per kind: ``[m, v]``."""
+        return [self._m, self._v]
 
 
 # --- gradient-free search (the seed lecture's first two ideas) --------------------------

@@ -225,8 +225,10 @@ class Trainer:
     function ``loss(predictions, targets) -> Value``; None picks one from the model
     and labels.  ``optimizer``: an ``nn.optim`` optimizer (SGD, Adam, RandomSearch...)
     built on ``model.parameters()``, or ``'sgd'``/``'adam'``; None means SGD with lr 0.1.
-    ``l2`` adds ``l2 * sum(p*p)`` to the loss.  ``compile=True`` computes the data
-    loss's gradient with the compiled tape (``nn.compiled``).  ``seed`` (an int >= 0, or
+    ``l2`` adds ``l2 * sum(p*p)`` to the loss.  ``compile=True`` trains with the
+    compiled tape (``nn.compiled``): loss, L2 term, gradients and the optimizer's update
+    on flat arrays, written back into the model's Values after every :meth:`step`
+    (``fit``: before each callback and when it returns).  ``seed`` (an int >= 0, or
     None for fresh entropy) orders the mini-batches.
 
     Made, it has checked everything a run needs, eager or compiled alike: X, y and the
@@ -313,7 +315,8 @@ class Trainer:
                 with no_grad():
                     self._check_loss_value(self.loss([model(self._rows[0])], self.y[:1]))
             try:
-                self._compiled = CompiledObjective(model, self.loss, self.X, self.y)
+                self._compiled = CompiledObjective(model, self.loss, self.X, self.y,
+                                                   l2=self.l2)
             except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
                 # tracing and checking the tape compute the first rows' loss
                 self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
@@ -373,9 +376,12 @@ class Trainer:
         the last update (they produced it) and raise DivergedError."""
         k = self.steps_done
         restored = k
-        if not kept and self._before_last is not None:
-            for p, v in zip(self.optimizer.params, self._before_last):
-                p.data = v
+        undone = (self._compiled.undo_last() if self._compiled is not None
+                  else self._before_last is not None)
+        if not kept and undone:
+            if self._compiled is None:
+                for p, v in zip(self.optimizer.params, self._before_last):
+                    p.data = v
             kept = (f"the model's parameters are restored to those before the update of "
                     f"step {k - 1} (which gave loss {self.history.loss[-1]:.6g})")
             restored = k - 1
@@ -387,6 +393,16 @@ class Trainer:
                             f"{kept}; try a smaller learning rate",
                             step=k, loss=loss, restored_to=restored,
                             history=self.history) from cause
+
+    def _update_diverged(self, i: int, value: float, loss: float, epoch: int) -> None:
+        """Stop on an update that made parameter ``i`` non-finite (already undone)."""
+        raise DivergedError(
+            f"training diverged at step {self.steps_done} (epoch {epoch}): the "
+            f"update from loss {loss:.6g} made parameter {self._param_name(i)} "
+            f"{value!r}; the update is undone, the parameters are those this "
+            "step's loss was computed from; try a smaller learning rate",
+            step=self.steps_done, loss=loss, restored_to=self.steps_done,
+            history=self.history)
 
     def _param_name(self, i: int) -> str:
         named = getattr(self.model, "named_parameters", None)
@@ -410,8 +426,21 @@ class Trainer:
         is the loss of the parameters the model keeps; the optimizer's internal state
         (momentum, Adam's moments and count) is not rolled back.  A gradient-free search
         never keeps a candidate with a non-finite loss, so it stops only while no finite
-        loss has been seen.
+        loss has been seen.  Compiled training keeps the same contract on its arrays.
         """
+        try:
+            info = self._update()
+        finally:
+            self.sync()
+        return info
+
+    def sync(self) -> None:
+        """Compiled training keeps the parameters in arrays between updates: write
+        them into the model's Values (a no-op when they are there already)."""
+        if self._compiled is not None:
+            self._compiled.sync()
+
+    def _update(self) -> StepInfo:
         idx = self._next_batch()
         epoch = self.epoch
         opt = self.optimizer
@@ -422,24 +451,28 @@ class Trainer:
                                "yet (the search keeps the best it has seen)")
             with no_grad():
                 out = _outputs([self.model(self._rows[i]) for i in idx])
+        elif self._compiled is not None:   # data loss and L2 term compiled, on arrays
+            compiled = self._compiled
+            try:
+                loss, out = compiled.forward(idx, opt)
+            except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
+                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
+                               epoch, cause=e)
+            if not math.isfinite(loss):
+                self._diverged(loss, epoch)
+            bad = compiled.update(opt)
+            if bad is not None:
+                self._update_diverged(bad, compiled.bad_value, loss, epoch)
         else:
             self.model.zero_grad()
             opt.zero_grad()
             try:
-                if self._compiled is not None:
-                    loss, out = self._compiled(idx)
-                    loss = float(loss)
-                    reg = self._reg()
-                    if reg is not None:
-                        reg.backward()
-                        loss += reg.data
-                else:
-                    total, out = self.objective(idx)
-                    total.backward()
-                    loss = total.data
+                total, out = self.objective(idx)
+                total.backward()
+                loss = total.data
             except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
-                bad = math.inf if isinstance(e, OverflowError) else math.nan
-                self._diverged(bad, epoch, cause=e)
+                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
+                               epoch, cause=e)
             if not math.isfinite(loss):
                 self._diverged(loss, epoch)
             before = [p.data for p in opt.params]
@@ -449,13 +482,7 @@ class Trainer:
                 i = next(i for i, v in enumerate(after) if not math.isfinite(v))
                 for q, v in zip(opt.params, before):
                     q.data = v
-                raise DivergedError(
-                    f"training diverged at step {self.steps_done} (epoch {epoch}): the "
-                    f"update from loss {loss:.6g} made parameter {self._param_name(i)} "
-                    f"{after[i]!r}; the update is undone, the parameters are those this "
-                    "step's loss was computed from; try a smaller learning rate",
-                    step=self.steps_done, loss=loss, restored_to=self.steps_done,
-                    history=self.history)
+                self._update_diverged(i, after[i], loss, epoch)
             self._before_last = before
         info = StepInfo(step=self.steps_done, epoch=epoch, loss=float(loss),
                         accuracy=_accuracy(np.asarray(out), self.y[idx], self.threshold),
@@ -529,13 +556,15 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
     prev = None
     try:
         for _ in range(total):
-            info = trainer.step()
+            info = trainer._update()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{info.loss:.4g}", acc=f"{info.accuracy:.3f}")
-            if callback is not None and callback(info) is False:
-                history.stopped = "callback"
-                break
+            if callback is not None:
+                trainer.sync()      # the model's Values hold this step's numbers
+                if callback(info) is False:
+                    history.stopped = "callback"
+                    break
             if tol is not None and trainer.steps_done % per_epoch == 0:
                 cur = float(np.mean(history.loss[-per_epoch:]))
                 if prev is not None and abs(prev - cur) < tol:
@@ -543,6 +572,7 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
                     break
                 prev = cur
     finally:
+        trainer.sync()
         if bar is not None:
             bar.close()
     return history

@@ -522,8 +522,9 @@ def test_weights_that_are_not_values_fall_back_to_gates(rng):
         assert same_float(z.data, gate_sum(w, x, Value(0.5)).data)
 
 
-def test_tracing_a_tape_records_gates_with_the_same_numbers():
-    """A compiled tape traces affine gate by gate and replays the fused node's floats."""
+def test_tracing_a_tape_replays_the_fused_node_with_the_same_numbers():
+    """A compiled tape traces affine as one dot product and replays the fused node's
+    floats."""
     w, b = [Value(0.7), Value(-1.3)], Value(0.2)
 
     def fn(a, c):

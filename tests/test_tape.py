@@ -236,12 +236,12 @@ def test_fit_compiled_minibatches_equal_eager():
 
 
 def test_tracing_100k_node_graphs():
-    """An MLP-shaped graph of ~106,000 nodes (11 levels) and the worst case, a chain of
-    100,001 nodes one per level, trace and replay (their tracing time is in
-    bench_tape.py, not timed here)."""
+    """An MLP-shaped graph of ~106,000 gates (each neuron's * and + gates) and the worst
+    case, a chain of 100,001 nodes one per level, trace and replay (their tracing time
+    is in bench_tape.py, not timed here)."""
     from bench_tape import _chain
     from nn import MLP
-    model = MLP(16, [128, 128, 128, 1], seed=0)
+    model = MLP(16, [128, 128, 128, 1], seed=0, fused=False)
     for fn, example in ((model, [0.1] * 16), (_chain, 0.5)):
         tape = compile(fn, example)
         assert tape.n_nodes >= 100_000
