@@ -7,13 +7,23 @@ OUT    := out
 # Root installs system packages directly; anyone else through sudo when there is one.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: demo test bench lab setup setup-test system-graphviz system-chromium clean
+.PHONY: demo test quick lint bench lab setup setup-test system-graphviz system-chromium clean
 
 demo: setup system-graphviz
 	$(VENV)/bin/gradwire demo --out $(OUT)
 
 test: setup-test system-graphviz system-chromium
 	$(PY) -m pytest -q --doctest-modules autodiff nn visualize tests
+
+# The tests without the ones marked slow (browser, notebooks, long training runs).
+quick: setup-test system-graphviz
+	$(PY) -m pytest -q -m "not slow" --doctest-modules autodiff nn visualize tests
+
+# ruff (lint and format) and mypy, configured in pyproject.toml.
+lint: setup-test
+	$(PY) -m ruff check autodiff nn visualize tests benchmarks
+	$(PY) -m ruff format --check autodiff nn visualize
+	$(PY) -m mypy
 
 bench: setup-test
 	$(PY) benchmarks/run.py

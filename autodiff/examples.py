@@ -9,6 +9,7 @@ so that ``gradwire demo``, the diagrams and the step explainer all draw the same
     >>> round(f.data, 4), round(w0.grad, 4), round(x0.grad, 4)
     (0.7311, -0.1966, 0.3932)
 """
+
 from __future__ import annotations
 
 from typing import List, Tuple

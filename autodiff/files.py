@@ -21,6 +21,7 @@ gets the usual permissions (0666 less the umask); a replaced file keeps its perm
     ...     print(e.strerror)
     cannot save here: it is a folder; give a file name inside it
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +29,7 @@ import errno
 import os
 import secrets
 import stat
-from typing import IO, Any, Callable, Optional, Union
+from typing import IO, Any, Callable, Dict, Optional, Union
 
 __all__ = ["atomic_write", "NotARegularFile"]
 
@@ -46,8 +47,12 @@ class NotARegularFile(OSError):
     """
 
 
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _kind(mode: int) -> str:
@@ -57,14 +62,18 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _target(path: str) -> "tuple[str, Optional[os.stat_result]]":
+def _target(path: str) -> tuple[str, Optional[os.stat_result]]:
     """The real file to replace (links followed) and its stat, or None when it is new;
     refuses a folder or a special file, naming ``path`` as given."""
     if path == "":
         raise FileNotFoundError(errno.ENOENT, "cannot save: the file name is empty", path)
     if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)):
-        raise IsADirectoryError(errno.EISDIR, "cannot save here: the path ends with a "
-                                "separator, so it names a folder; give a file name", path)
+        raise IsADirectoryError(
+            errno.EISDIR,
+            "cannot save here: the path ends with a "
+            "separator, so it names a folder; give a file name",
+            path,
+        )
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -73,12 +82,17 @@ def _target(path: str) -> "tuple[str, Optional[os.stat_result]]":
     except OSError as e:  # a loop of links, a file used as a folder, no permission
         raise OSError(e.errno, f"cannot save: {e.strerror}", path) from None
     if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "cannot save here: it is a folder; give a "
-                                "file name inside it", path)
+        raise IsADirectoryError(
+            errno.EISDIR, "cannot save here: it is a folder; give a file name inside it", path
+        )
     if not stat.S_ISREG(st.st_mode):
         via = f" (a link to {real!r})" if real != os.path.abspath(path) else ""
-        raise NotARegularFile(errno.EINVAL, f"cannot save here: it is {_kind(st.st_mode)}"
-                              f"{via}; gradwire only replaces regular files", path)
+        raise NotARegularFile(
+            errno.EINVAL,
+            f"cannot save here: it is {_kind(st.st_mode)}"
+            f"{via}; gradwire only replaces regular files",
+            path,
+        )
     return real, st
 
 
@@ -96,8 +110,9 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any],
-                 binary: bool = False) -> str:
+def atomic_write(
+    path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any], binary: bool = False
+) -> str:
     """Call ``write(f)`` on a temporary file beside ``path``, then rename it onto
     ``path``; parent folders are created.  Returns ``path`` as a string.
 
@@ -113,18 +128,19 @@ def atomic_write(path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any],
         ['a.bin']
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"cannot save to {path!r}: expected a file path (str or "
-                        f"os.PathLike), got {type(path).__name__}")
+        raise TypeError(
+            f"cannot save to {path!r}: expected a file path (str or "
+            f"os.PathLike), got {type(path).__name__}"
+        )
     path = os.fsdecode(os.fspath(path))
     real, old = _target(path)
     folder = os.path.dirname(real)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        raise OSError(e.errno, f"cannot create the folder {folder!r}: {e.strerror}",
-                      path) from None
+        raise OSError(e.errno, f"cannot create the folder {folder!r}: {e.strerror}", path) from None
     mode = "xb" if binary else "x"  # x: create, never open an existing file
-    text = {} if binary else {"encoding": "utf-8", "newline": ""}
+    text: Dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
     tmp = ""
     try:
         f = None
@@ -132,7 +148,8 @@ def atomic_write(path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any],
             # tmp is named before the open, so an interrupt just after it still removes it
             tmp = os.path.join(folder, f"{_TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
             try:
-                f = open(tmp, mode, **text)  # 0666 less the umask, as for any new file
+                # 0666 less the umask, as for any new file; closed by the `with f:` below
+                f = open(tmp, mode, **text)  # noqa: SIM115
             except FileExistsError:
                 tmp = ""
                 continue
@@ -157,9 +174,7 @@ def atomic_write(path: Union[str, os.PathLike], write: Callable[[IO[Any]], Any],
         raise
     finally:
         if tmp:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
     _fsync_folder(folder)
     return path

@@ -10,10 +10,25 @@ and training loops (:mod:`nn.train`).
     >>> len(history)
     3
 """
+
 from . import datasets, losses, optim
 from .modules import MLP, Layer, ModelFileError, Module, Neuron
 from .train import DivergedError, History, StepInfo, Trainer, accuracy, fit, predict
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "losses", "optim",
-           "datasets", "fit", "Trainer", "DivergedError", "History", "StepInfo", "predict",
-           "accuracy"]
+__all__ = [
+    "Module",
+    "Neuron",
+    "Layer",
+    "MLP",
+    "ModelFileError",
+    "losses",
+    "optim",
+    "datasets",
+    "fit",
+    "Trainer",
+    "DivergedError",
+    "History",
+    "StepInfo",
+    "predict",
+    "accuracy",
+]

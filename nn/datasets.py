@@ -13,9 +13,10 @@ points are no longer finite.
     >>> X.shape, y.shape, sorted(set(y.tolist()))
     ((100, 2), (100,), [0, 1])
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -38,27 +39,33 @@ def _limit(total: int, max_samples: Any, name: str) -> None:
     """Refuse more than ``max_samples`` points in all (None: no limit)."""
     if max_samples is None:
         return
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) \
-            or max_samples < 1:
-        raise ValueError(f"{name}: max_samples must be a positive int or None, "
-                         f"got {max_samples!r:.40}")
+    if (
+        isinstance(max_samples, bool)
+        or not isinstance(max_samples, (int, np.integer))
+        or max_samples < 1
+    ):
+        raise ValueError(
+            f"{name}: max_samples must be a positive int or None, got {max_samples!r:.40}"
+        )
     if total > max_samples:
-        raise ValueError(f"{name}: {total:,} points is more than max_samples="
-                         f"{int(max_samples):,}; pass a larger max_samples (or None) if "
-                         "you mean it")
+        raise ValueError(
+            f"{name}: {total:,} points is more than max_samples="
+            f"{int(max_samples):,}; pass a larger max_samples (or None) if "
+            "you mean it"
+        )
 
 
 def _rng(seed: Any, name: str) -> np.random.Generator:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(
-            seed, (int, np.integer)) or seed < 0):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
         raise ValueError(f"{name}: seed must be None or an int >= 0, got {seed!r:.40}")
     return np.random.default_rng(seed)
 
 
 def _finite(X: np.ndarray, noise: float, name: str) -> np.ndarray:
     if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name}: noise={noise!r} is too large: the points overflow "
-                         "to infinity")
+        raise ValueError(f"{name}: noise={noise!r} is too large: the points overflow to infinity")
     return X
 
 
@@ -81,8 +88,9 @@ def _labels(y: np.ndarray, labels: str, k: int, name: str) -> np.ndarray:
         if k != 2:
             raise ValueError(f"{name}: labels='pm1' needs 2 classes, this set has {k}")
         return 2 * y - 1
-    raise ValueError(f"{name}: labels must be '01' (class ids) or 'pm1' (-1/+1), "
-                     f"got {labels!r:.40}")
+    raise ValueError(
+        f"{name}: labels must be '01' (class ids) or 'pm1' (-1/+1), got {labels!r:.40}"
+    )
 
 
 def _shuffle(rng: np.random.Generator, X: np.ndarray, y: np.ndarray) -> Data:
@@ -90,8 +98,13 @@ def _shuffle(rng: np.random.Generator, X: np.ndarray, y: np.ndarray) -> Data:
     return X[order].astype(np.float64), y[order].astype(np.int64)
 
 
-def moons(n: int = 100, noise: float = 0.1, seed: Optional[int] = 0,
-          labels: str = "01", max_samples: Optional[int] = MAX_SAMPLES) -> Data:
+def moons(
+    n: int = 100,
+    noise: float = 0.1,
+    seed: Optional[int] = 0,
+    labels: str = "01",
+    max_samples: Optional[int] = MAX_SAMPLES,
+) -> Data:
     """Two interleaving half circles (as scikit-learn's ``make_moons``), Gaussian
     noise of std ``noise`` added; class 0 the upper moon, class 1 the lower."""
     n = _count(n, "moons: n", 2)
@@ -102,40 +115,48 @@ def moons(n: int = 100, noise: float = 0.1, seed: Optional[int] = 0,
     n1 = n - n0
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n1)
-    X = np.vstack([np.c_[np.cos(t0), np.sin(t0)],
-                   np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]])
+    X = np.vstack([np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]])
     y = np.r_[np.zeros(n0, int), np.ones(n1, int)]
     X = _finite(X + rng.normal(scale=noise, size=X.shape), noise, "moons")
     X, y = _shuffle(rng, X, y)
     return X, _labels(y, labels, 2, "moons")
 
 
-def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
-            seed: Optional[int] = 0, labels: str = "01",
-            max_samples: Optional[int] = MAX_SAMPLES) -> Data:
+def circles(
+    n: int = 100,
+    noise: float = 0.05,
+    factor: float = 0.5,
+    seed: Optional[int] = 0,
+    labels: str = "01",
+    max_samples: Optional[int] = MAX_SAMPLES,
+) -> Data:
     """A small circle (class 1, radius ``factor``) inside a unit circle (class 0)."""
     n = _count(n, "circles: n", 2)
     _limit(n, max_samples, "circles")
     noise = _nonneg(noise, "circles: noise")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) \
-            or not 0 < factor < 1:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
         raise ValueError(f"circles: factor must be between 0 and 1, got {factor!r:.40}")
     rng = _rng(seed, "circles")
     n0 = n // 2
     n1 = n - n0
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
-    X = np.vstack([np.c_[np.cos(t0), np.sin(t0)],
-                   factor * np.c_[np.cos(t1), np.sin(t1)]])
+    X = np.vstack([np.c_[np.cos(t0), np.sin(t0)], factor * np.c_[np.cos(t1), np.sin(t1)]])
     y = np.r_[np.zeros(n0, int), np.ones(n1, int)]
     X = _finite(X + rng.normal(scale=noise, size=X.shape), noise, "circles")
     X, y = _shuffle(rng, X, y)
     return X, _labels(y, labels, 2, "circles")
 
 
-def spiral(n_per_class: Optional[int] = None, k: int = 3, noise: float = 0.2,
-           seed: Optional[int] = 0, labels: str = "01", n: Optional[int] = None,
-           max_samples: Optional[int] = MAX_SAMPLES) -> Data:
+def spiral(
+    n_per_class: Optional[int] = None,
+    k: int = 3,
+    noise: float = 0.2,
+    seed: Optional[int] = 0,
+    labels: str = "01",
+    n: Optional[int] = None,
+    max_samples: Optional[int] = MAX_SAMPLES,
+) -> Data:
     """k interleaved spiral arms (the CS231n toy set): arm j has radius 0..1 and angle
     4j..4(j+1) plus Gaussian noise of std ``noise`` on the angle.  Give the points per
     arm (``n_per_class``, 100 by default) or the total ``n`` (at least one per arm;
@@ -147,12 +168,15 @@ def spiral(n_per_class: Optional[int] = None, k: int = 3, noise: float = 0.2,
     k = _count(k, "spiral: k (number of classes)", 2)
     if n is not None:
         if n_per_class is not None:
-            raise ValueError("spiral: give n_per_class (points per arm) or n (points in "
-                             "all), not both")
+            raise ValueError(
+                "spiral: give n_per_class (points per arm) or n (points in all), not both"
+            )
         n = _count(n, "spiral: n", 1)
         if n < k:
-            raise ValueError(f"spiral: n={n} points cannot make {k} arms; give n >= k "
-                             f"(at least one point per class)")
+            raise ValueError(
+                f"spiral: n={n} points cannot make {k} arms; give n >= k "
+                f"(at least one point per class)"
+            )
         sizes = [n // k + (1 if j < n % k else 0) for j in range(k)]
     else:
         per = _count(100 if n_per_class is None else n_per_class, "spiral: n_per_class")
@@ -175,8 +199,13 @@ def spiral(n_per_class: Optional[int] = None, k: int = 3, noise: float = 0.2,
     return X, _labels(y, labels, k, "spiral")
 
 
-def xor(n: int = 100, noise: float = 0.0, seed: Optional[int] = 0,
-        labels: str = "01", max_samples: Optional[int] = MAX_SAMPLES) -> Data:
+def xor(
+    n: int = 100,
+    noise: float = 0.0,
+    seed: Optional[int] = 0,
+    labels: str = "01",
+    max_samples: Optional[int] = MAX_SAMPLES,
+) -> Data:
     """Points uniform in [-1, 1]^2, class 1 where exactly one coordinate is positive
     (no straight line separates the classes); optional Gaussian noise on X after."""
     n = _count(n, "xor: n", 2)
@@ -189,8 +218,14 @@ def xor(n: int = 100, noise: float = 0.0, seed: Optional[int] = 0,
     return X.astype(np.float64), _labels(y, labels, 2, "xor")
 
 
-def blobs(n: int = 100, centers: Any = 3, std: float = 0.5, seed: Optional[int] = 0,
-          labels: str = "01", max_samples: Optional[int] = MAX_SAMPLES) -> Data:
+def blobs(
+    n: int = 100,
+    centers: Any = 3,
+    std: float = 0.5,
+    seed: Optional[int] = 0,
+    labels: str = "01",
+    max_samples: Optional[int] = MAX_SAMPLES,
+) -> Data:
     """Gaussian blobs: ``centers`` an int (that many centres drawn in [-4, 4]^2, at
     most n) or a (k, 2) array of finite numbers; n points dealt round-robin among
     them, std ``std``."""
@@ -201,18 +236,21 @@ def blobs(n: int = 100, centers: Any = 3, std: float = 0.5, seed: Optional[int] 
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
         k = _count(centers, "blobs: centers")
         if k > n:
-            raise ValueError(f"blobs: {k} centers for {n} points; give at most one "
-                             "center per point")
+            raise ValueError(
+                f"blobs: {k} centers for {n} points; give at most one center per point"
+            )
         c = rng.uniform(-4.0, 4.0, size=(k, 2))
     else:
         try:
             c = np.asarray(centers, dtype=float)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"blobs: centers must be an int or a (k, 2) array of "
-                             f"numbers: {e}") from None
+            raise ValueError(
+                f"blobs: centers must be an int or a (k, 2) array of numbers: {e}"
+            ) from None
         if c.ndim != 2 or c.shape[1] != 2 or len(c) < 1:
-            raise ValueError(f"blobs: centers must be an int or a (k, 2) array, "
-                             f"got shape {c.shape}")
+            raise ValueError(
+                f"blobs: centers must be an int or a (k, 2) array, got shape {c.shape}"
+            )
         if not np.all(np.isfinite(c)):
             raise ValueError("blobs: centers contain NaN or infinity")
         k = len(c)
@@ -222,21 +260,25 @@ def blobs(n: int = 100, centers: Any = 3, std: float = 0.5, seed: Optional[int] 
     return X, _labels(y, labels, k, "blobs")
 
 
-DATASETS = {"moons": moons, "circles": circles, "spiral": spiral, "xor": xor,
-            "blobs": blobs}
+DATASETS: Dict[str, Callable[..., Data]] = {
+    "moons": moons,
+    "circles": circles,
+    "spiral": spiral,
+    "xor": xor,
+    "blobs": blobs,
+}
 
 
 def load(name: str, **kwargs: Any) -> Data:
     """A dataset by name: ``load('spiral', n_per_class=50, k=4)``.
 
-        >>> X, y = load("xor", n=8, seed=1); X.shape
-        (8, 2)
+    >>> X, y = load("xor", n=8, seed=1); X.shape
+    (8, 2)
     """
     try:
         fn = DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}; choose one of "
-                         f"{', '.join(DATASETS)}") from None
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
     try:
         return fn(**kwargs)
     except TypeError as e:

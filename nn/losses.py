@@ -19,6 +19,7 @@ constant through ``v.detach().data``, the read that tracing for ``compile`` allo
     >>> hinge(scores, [1, 1]).data      # mean(relu(1 - y*s)) = (0 + 1.5) / 2
     0.75
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,18 @@ import numpy as np
 
 from autodiff import Value
 
-__all__ = ["mse", "l1", "bce", "bce_with_logits", "hinge", "softmax", "cross_entropy",
-           "get", "check_fit", "LOSSES"]
+__all__ = [
+    "mse",
+    "l1",
+    "bce",
+    "bce_with_logits",
+    "hinge",
+    "softmax",
+    "cross_entropy",
+    "get",
+    "check_fit",
+    "LOSSES",
+]
 
 Scalar = Union[Value, float]
 
@@ -51,16 +62,18 @@ def _flatten(pred: Any, name: str, what: str = "predictions") -> list:
         elif isinstance(p, (list, tuple, np.ndarray)):
             out.extend(_flatten(p, name, what))
         else:
-            raise TypeError(f"{name}: {what} must be Values or numbers, "
-                            f"got {type(p).__name__} {p!r:.40}")
+            raise TypeError(
+                f"{name}: {what} must be Values or numbers, got {type(p).__name__} {p!r:.40}"
+            )
     return out
 
 
 def _targets(target: Any, n: int, name: str) -> list:
     t = _flatten(target, name, "targets")
     if len(t) != n:
-        raise ValueError(f"{name}: {n} predictions but {len(t)} targets; "
-                         "give one target per prediction")
+        raise ValueError(
+            f"{name}: {n} predictions but {len(t)} targets; give one target per prediction"
+        )
     if n == 0:
         raise ValueError(f"{name}: empty batch")
     for i, v in enumerate(t):
@@ -79,9 +92,9 @@ def _mean(terms: list) -> Value:
 def mse(pred: Any, target: Any) -> Value:
     """Mean squared error (L2): mean of (pred - target)^2 over every element.
 
-        >>> from autodiff import Value
-        >>> mse([Value(1.0), Value(3.0)], [0.0, 1.0]).data
-        2.5
+    >>> from autodiff import Value
+    >>> mse([Value(1.0), Value(3.0)], [0.0, 1.0]).data
+    2.5
     """
     p = _flatten(pred, "mse")
     t = _targets(target, len(p), "mse")
@@ -91,9 +104,9 @@ def mse(pred: Any, target: Any) -> Value:
 def l1(pred: Any, target: Any) -> Value:
     """Mean absolute error: mean of |pred - target|.
 
-        >>> from autodiff import Value
-        >>> l1([Value(1.0), Value(3.0)], [0.0, 1.0]).data
-        1.5
+    >>> from autodiff import Value
+    >>> l1([Value(1.0), Value(3.0)], [0.0, 1.0]).data
+    1.5
     """
     p = _flatten(pred, "l1")
     t = _targets(target, len(p), "l1")
@@ -103,8 +116,10 @@ def l1(pred: Any, target: Any) -> Value:
 def _check_unit(t: list, name: str) -> None:
     for i, v in enumerate(t):
         if not isinstance(v, Value) and not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name}: target {i} is {v!r}; targets must lie in [0, 1] "
-                             "(class 1 = 1, class 0 = 0)")
+            raise ValueError(
+                f"{name}: target {i} is {v!r}; targets must lie in [0, 1] "
+                "(class 1 = 1, class 0 = 0)"
+            )
 
 
 def bce(prob: Any, target: Any) -> Value:
@@ -123,8 +138,10 @@ def bce(prob: Any, target: Any) -> Value:
     for i, (pi, ti) in enumerate(zip(p, t)):
         pd = _data(pi)
         if not 0.0 <= pd <= 1.0:
-            raise ValueError(f"bce: prediction {i} is {pd!r}, not a probability in [0, 1];"
-                             " use bce_with_logits for raw scores")
+            raise ValueError(
+                f"bce: prediction {i} is {pd!r}, not a probability in [0, 1];"
+                " use bce_with_logits for raw scores"
+            )
         if isinstance(ti, Value):
             terms.append(-(ti * pi.log() + (1 - ti) * (1 - pi).log()))
         elif ti == 1.0:
@@ -178,8 +195,10 @@ def hinge(scores: Any, target: Any) -> Value:
     t = _targets(target, len(s), "hinge")
     for i, v in enumerate(t):
         if not isinstance(v, Value) and v not in (-1.0, 1.0):
-            raise ValueError(f"hinge: label {i} is {v!r}; hinge needs labels -1 or +1 "
-                             "(from 0/1 labels use 2*y - 1, or datasets' labels='pm1')")
+            raise ValueError(
+                f"hinge: label {i} is {v!r}; hinge needs labels -1 or +1 "
+                "(from 0/1 labels use 2*y - 1, or datasets' labels='pm1')"
+            )
     terms = []
     for si, ti in zip(s, t):
         if not isinstance(si, Value):
@@ -190,13 +209,16 @@ def hinge(scores: Any, target: Any) -> Value:
 
 # --- k classes --------------------------------------------------------------------------
 
+
 def _rows(logits: Any, name: str) -> tuple:
     """``(rows, single)``: logits as a list of rows; a flat list is one sample."""
     if isinstance(logits, np.ndarray):
         logits = logits.tolist()
     if isinstance(logits, Value) or not isinstance(logits, (list, tuple)):
-        raise TypeError(f"{name}: expected a list of logits (one sample) or a list of "
-                        f"lists (a batch), got {type(logits).__name__}")
+        raise TypeError(
+            f"{name}: expected a list of logits (one sample) or a list of "
+            f"lists (a batch), got {type(logits).__name__}"
+        )
     if not logits:
         raise ValueError(f"{name}: empty batch")
     if all(isinstance(z, (Value, Real)) for z in logits):
@@ -204,11 +226,11 @@ def _rows(logits: Any, name: str) -> tuple:
     rows = [list(r) if isinstance(r, (list, tuple, np.ndarray)) else r for r in logits]
     for i, r in enumerate(rows):
         if not isinstance(r, list):
-            raise TypeError(f"{name}: sample {i} is a {type(r).__name__}, expected a "
-                            "list of logits")
+            raise TypeError(
+                f"{name}: sample {i} is a {type(r).__name__}, expected a list of logits"
+            )
         if len(r) != len(rows[0]):
-            raise ValueError(f"{name}: sample {i} has {len(r)} logits, sample 0 has "
-                             f"{len(rows[0])}")
+            raise ValueError(f"{name}: sample {i} has {len(r)} logits, sample 0 has {len(rows[0])}")
     if len(rows[0]) < 2:
         raise ValueError(f"{name}: need at least 2 classes per sample, got {len(rows[0])}")
     return rows, False
@@ -222,8 +244,8 @@ def _data(z: Scalar) -> float:
 def _log_sum_exp(row: list) -> Value:
     """log(sum(exp(z))) with the largest logit's value subtracted as a constant first."""
     m = max(_data(z) for z in row)
-    s = sum((z - m).exp() if isinstance(z, Value) else Value(math.exp(z - m))
-            for z in row)
+    s = sum((z - m).exp() if isinstance(z, Value) else Value(math.exp(z - m)) for z in row)
+    assert isinstance(s, Value)  # a sum of Values (the row is not empty)
     return s.log() + m
 
 
@@ -258,13 +280,12 @@ def cross_entropy(logits: Any, target: Any) -> Value:
     k = len(rows[0])
     if single:
         targets = [target]
-    elif isinstance(target, np.ndarray):
-        targets = list(target)
-    elif isinstance(target, (list, tuple)):
+    elif isinstance(target, (np.ndarray, list, tuple)):
         targets = list(target)
     else:
-        raise TypeError(f"cross_entropy: targets must be a list or array, "
-                        f"got {type(target).__name__}")
+        raise TypeError(
+            f"cross_entropy: targets must be a list or array, got {type(target).__name__}"
+        )
     if len(targets) != len(rows):
         raise ValueError(f"cross_entropy: {len(rows)} samples but {len(targets)} targets")
     terms = []
@@ -273,30 +294,41 @@ def cross_entropy(logits: Any, target: Any) -> Value:
         if isinstance(t, (list, tuple, np.ndarray)):
             t = list(t)
             if len(t) != k:
-                raise ValueError(f"cross_entropy: target {i} has {len(t)} entries, "
-                                 f"expected one per class ({k})")
+                raise ValueError(
+                    f"cross_entropy: target {i} has {len(t)} entries, expected one per class ({k})"
+                )
             for j, tj in enumerate(t):
-                if not isinstance(tj, Value) and (not isinstance(tj, (Real, np.bool_))
-                                                  or not 0.0 <= tj <= 1.0):
-                    raise ValueError(f"cross_entropy: target {i} entry {j} is {tj!r}; a "
-                                     "one-hot or probability row holds numbers in [0, 1]")
-            terms.append(sum(ti * (lse - zi) for ti, zi in zip(t, row)
-                             if isinstance(ti, Value) or ti != 0))
+                if not isinstance(tj, Value) and (
+                    not isinstance(tj, (Real, np.bool_)) or not 0.0 <= float(tj) <= 1.0
+                ):
+                    raise ValueError(
+                        f"cross_entropy: target {i} entry {j} is {tj!r}; a "
+                        "one-hot or probability row holds numbers in [0, 1]"
+                    )
+            terms.append(
+                sum(ti * (lse - zi) for ti, zi in zip(t, row) if isinstance(ti, Value) or ti != 0)
+            )
         else:
-            if isinstance(t, Value) or isinstance(t, bool) or not isinstance(
-                    t, (int, np.integer)) and not (isinstance(t, Real) and math.isfinite(t)
-                                                   and t == int(t)):
-                raise ValueError(f"cross_entropy: target {i} is {t!r}; give a class id "
-                                 f"(an int in 0..{k - 1}) or a one-hot list")
-            c = int(t)
+            if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+                c = int(t)
+            elif isinstance(t, Real) and math.isfinite(t) and float(t).is_integer():
+                c = int(float(t))  # a whole float such as 2.0
+            else:
+                raise ValueError(
+                    f"cross_entropy: target {i} is {t!r}; give a class id "
+                    f"(an int in 0..{k - 1}) or a one-hot list"
+                )
             if not 0 <= c < k:
-                raise ValueError(f"cross_entropy: target {i} is class {c}, out of range "
-                                 f"for {k} classes (0..{k - 1})")
+                raise ValueError(
+                    f"cross_entropy: target {i} is class {c}, out of range "
+                    f"for {k} classes (0..{k - 1})"
+                )
             terms.append(lse - row[c])
     return _mean(terms)
 
 
 # --- checks before training -------------------------------------------------------------
+
 
 def _target_array(y: Any, where: str) -> np.ndarray:
     """y as a numeric numpy array of 1 or 2 dimensions with finite entries (booleans
@@ -304,8 +336,9 @@ def _target_array(y: Any, where: str) -> np.ndarray:
     try:
         arr = np.asarray(y)
     except ValueError as e:  # ragged rows
-        raise ValueError(f"{where}: y must be a list of numbers or of equal-length rows: "
-                         f"{e}") from None
+        raise ValueError(
+            f"{where}: y must be a list of numbers or of equal-length rows: {e}"
+        ) from None
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iuf":
@@ -313,19 +346,22 @@ def _target_array(y: Any, where: str) -> np.ndarray:
         for i, v in enumerate(flat):
             if isinstance(v, bool) or not isinstance(v, Real):
                 row = i // max(1, int(np.prod(arr.shape[1:])))
-                raise TypeError(f"{where}: y must hold numbers (class ids or targets), "
-                                f"got {type(v).__name__} {v!r:.40} in row {row}")
+                raise TypeError(
+                    f"{where}: y must hold numbers (class ids or targets), "
+                    f"got {type(v).__name__} {v!r:.40} in row {row}"
+                )
         try:
             arr = arr.astype(float)
         except OverflowError:
             raise ValueError(f"{where}: y holds an integer too large for a float") from None
     if arr.ndim not in (1, 2):
-        raise ValueError(f"{where}: y must be one label per row (shape (n,)) or one row "
-                         f"of targets per sample (shape (n, k)), got shape {arr.shape}")
+        raise ValueError(
+            f"{where}: y must be one label per row (shape (n,)) or one row "
+            f"of targets per sample (shape (n, k)), got shape {arr.shape}"
+        )
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         row = int(np.argwhere(~np.isfinite(arr))[0][0])
-        raise ValueError(f"{where}: y contains NaN or infinity (row {row}: "
-                         f"{arr[row].tolist()!r})")
+        raise ValueError(f"{where}: y contains NaN or infinity (row {row}: {arr[row].tolist()!r})")
     return arr
 
 
@@ -340,16 +376,23 @@ def _seen(y: np.ndarray) -> str:
         return "no labels"
     vals = np.unique(y)
     if y.ndim == 2:
-        return (f"targets of shape {y.shape} with values from {_number(vals[0])} to "
-                f"{_number(vals[-1])}")
+        return (
+            f"targets of shape {y.shape} with values from {_number(vals[0])} to {_number(vals[-1])}"
+        )
     if len(vals) <= 8:
         return "labels seen: " + ", ".join(_number(v) for v in vals)
-    return (f"labels seen: {len(vals)} distinct values from {_number(vals[0])} to "
-            f"{_number(vals[-1])}")
+    return (
+        f"labels seen: {len(vals)} distinct values from {_number(vals[0])} to {_number(vals[-1])}"
+    )
 
 
-def check_fit(loss: Union[str, Callable], n_outputs: int, y: Any,
-              out_activation: Union[str, None] = None, where: str = "fit") -> None:
+def check_fit(
+    loss: Union[str, Callable],
+    n_outputs: int,
+    y: Any,
+    out_activation: Union[str, None] = None,
+    where: str = "fit",
+) -> None:
     """Check, before any training, that ``loss`` suits a model with ``n_outputs``
     outputs (whose last layer's activation is ``out_activation``, when known) and the
     labels ``y``; a mismatch raises ``ValueError`` naming the loss, the output count
@@ -386,28 +429,40 @@ def check_fit(loss: Union[str, Callable], n_outputs: int, y: Any,
             if not np.all(y == np.round(y)) or np.any(y < 0) or np.any(y >= k):
                 raise bad(f"class ids 0..{k - 1} (an int per row, one class per output)")
         elif y.shape[1] != k or np.any(y < 0) or np.any(y > 1):
-            raise bad(f"a row of {k} numbers in [0, 1] per sample (one-hot or "
-                      "probabilities), or a class id per row")
+            raise bad(
+                f"a row of {k} numbers in [0, 1] per sample (one-hot or "
+                "probabilities), or a class id per row"
+            )
         return
     if fn not in (mse, l1, bce, bce_with_logits, hinge):
         return
     cols = 1 if y.ndim == 1 else y.shape[1]
     if cols != k:
-        raise bad(f"one target per output (y has {cols} per row)"
-                  + ("; for k classes use cross_entropy" if k > 1 and cols == 1 else ""))
+        raise bad(
+            f"one target per output (y has {cols} per row)"
+            + ("; for k classes use cross_entropy" if k > 1 and cols == 1 else "")
+        )
     if fn is hinge and not np.all((y == 1) | (y == -1)):
-        raise bad("labels -1 or +1 (from 0/1 labels use 2*y - 1, or datasets' "
-                  "labels='pm1')")
+        raise bad("labels -1 or +1 (from 0/1 labels use 2*y - 1, or datasets' labels='pm1')")
     if fn in (bce, bce_with_logits) and (np.any(y < 0) or np.any(y > 1)):
         raise bad("labels in [0, 1] (class 1 = 1, class 0 = 0)")
     if fn is bce and out_activation is not None and out_activation != "sigmoid":
-        raise ValueError(f"{where}: bce needs probabilities from a sigmoid output, but "
-                         f"{has} with a {out_activation} last layer; use out_activation="
-                         f"'sigmoid' or loss='bce_with_logits'; {_seen(y)}")
+        raise ValueError(
+            f"{where}: bce needs probabilities from a sigmoid output, but "
+            f"{has} with a {out_activation} last layer; use out_activation="
+            f"'sigmoid' or loss='bce_with_logits'; {_seen(y)}"
+        )
 
 
-LOSSES = {"mse": mse, "l2": mse, "l1": l1, "bce": bce, "bce_with_logits": bce_with_logits,
-          "hinge": hinge, "cross_entropy": cross_entropy}
+LOSSES = {
+    "mse": mse,
+    "l2": mse,
+    "l1": l1,
+    "bce": bce,
+    "bce_with_logits": bce_with_logits,
+    "hinge": hinge,
+    "cross_entropy": cross_entropy,
+}
 
 
 def get(loss: Union[str, Callable]) -> Callable:
@@ -417,5 +472,7 @@ def get(loss: Union[str, Callable]) -> Callable:
     try:
         return LOSSES[loss]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
-                         "or pass a function(predictions, targets) -> Value") from None
+        raise ValueError(
+            f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
+            "or pass a function(predictions, targets) -> Value"
+        ) from None

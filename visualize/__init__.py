@@ -6,12 +6,24 @@ the neuron-level view of a network, training plots and a live training view.
     >>> x = Value(2.0, label="x"); y = (x * 3).exp(); y.backward()
     >>> g = visualize.draw(y)        # a graphviz.Digraph; Jupyter shows it inline
 """
-from .diagram import GraphTooLarge, GraphvizNotFound, draw, render
+
+from .diagram import GraphTooLarge, GraphvizNotFound, LayoutTimeout, draw, render
 from .live import LiveView, live_training
 from .network import draw_network
 from .plots import plot_decision_boundary, plot_history
 from .steps import Stepper, stepper
 
-__all__ = ["draw", "render", "GraphTooLarge", "GraphvizNotFound", "stepper", "Stepper",
-           "draw_network", "plot_decision_boundary", "plot_history", "live_training",
-           "LiveView"]
+__all__ = [
+    "draw",
+    "render",
+    "GraphTooLarge",
+    "GraphvizNotFound",
+    "LayoutTimeout",
+    "stepper",
+    "Stepper",
+    "draw_network",
+    "plot_decision_boundary",
+    "plot_history",
+    "live_training",
+    "LiveView",
+]

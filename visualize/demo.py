@@ -5,12 +5,14 @@ step-by-step page, and a 2-16-16-1 network on a moons point after ``backward()``
 It checks first that Graphviz's ``dot`` is on the PATH, so a missing ``dot`` is one clear
 :class:`~visualize.diagram.GraphvizNotFound` before any file or folder is written.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 from typing import Dict
 
+from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 
 from .diagram import INSTALL_HELP, GraphvizNotFound, render
@@ -29,6 +31,7 @@ def write_demo(out_dir: str = "out") -> Dict[str, str]:
         ['circuit', 'network', 'record', 'steps']
     """
     from nn import MLP, datasets
+
     if shutil.which("dot") is None:
         raise GraphvizNotFound(INSTALL_HELP)
     os.makedirs(out_dir, exist_ok=True)
@@ -41,7 +44,9 @@ def write_demo(out_dir: str = "out") -> Dict[str, str]:
     X, y = datasets.moons(100, seed=0, labels="pm1")
     model = MLP(2, [16, 16, 1], seed=0)
     x = [float(v) for v in X[0]]
-    loss = (1 - float(y[0]) * model(x)).relu()  # the hinge loss of one point
+    score = model(x)
+    assert isinstance(score, Value)  # one output neuron: one Value, not a list
+    loss = (1 - float(y[0]) * score).relu()  # the hinge loss of one point
     loss.backward()
     paths["network"] = render(draw_network(model, x=x), os.path.join(out_dir, "network.svg"))
     return paths
