@@ -28,6 +28,7 @@ import numpy as np
 
 from autodiff import Value, ops
 from autodiff.explain import fmt
+from nn.modules import ACTIVATIONS
 
 from .diagram import DEFAULT_TIMEOUT, GREEN, RED, Diagram, GraphTooLarge, _check_timeout, escape
 
@@ -36,7 +37,6 @@ __all__ = ["draw_network", "forward_numpy", "layer_activations"]
 POS = "#0969da"  # positive weight
 NEG = "#d1660f"  # negative weight
 ODD = "#6e7781"  # a NaN or infinite weight (drawn dashed)
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 
 
 def _real(x: Any) -> bool:
