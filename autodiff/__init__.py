@@ -1,4 +1,12 @@
-"""gradwire's engine: the scalar `Value`, its op table, and function transforms.
+"""gradwire's engine: the scalar `Value` and its op table, the backward schedule and
+passes, the step explainer, function transforms and the compiled tape.
+
+The modules, in the order a reader meets them: :mod:`autodiff.ops` (the op table),
+:mod:`autodiff.value` (the node, its operators, the recording switches),
+:mod:`autodiff.backward` (one visit order and the passes that read it), then
+:mod:`autodiff.explain`, :mod:`autodiff.functional` and :mod:`autodiff.tape`, which
+build on them.  Nothing here imports ``nn`` or ``visualize`` (``import visualize``
+registers Jupyter's picture of a Value).
 
     >>> from autodiff import Value
     >>> x = Value(-1.0, label="x")
@@ -8,12 +16,12 @@
     0.21
 """
 from . import ops
+from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,  # first:
+                    no_grad, topological_order)  # value and backward import each other
 from .explain import Step, backward_steps, chain_rule, forward_steps
 from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
                          value_and_grad)
 from .tape import Tape, TapeMismatchError, compile
-from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,
-                    no_grad, topological_order)
 
 __all__ = ["Value", "affine", "ops", "no_grad", "enable_grad", "is_grad_enabled",
            "detect_anomaly", "topological_order", "gradients", "grad",

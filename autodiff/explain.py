@@ -23,16 +23,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .ops import Op
-from .value import Value, local_terms, topological_order
+from .backward import input_names, local_terms, schedule, topological_order
+from .value import Value
 
 __all__ = ["Step", "forward_steps", "backward_steps", "chain_rule", "ChainRule",
            "node_names", "fmt"]
-
-# How a folded gate reads as a formula, per op name ({x}: the input, {c}: the constant).
-_FOLDED = {"add_const": "{x} + {c}", "sub_const": "{x} - {c}", "rsub_const": "{c} - {x}",
-           "mul_const": "{x} * {c}", "div_const": "{x} / {c}", "rdiv_const": "{c}/{x}",
-           "pow_const": "{x}^{c}", "rpow_const": "{c}^{x}"}
-
 
 def fmt(v: float, precision: int = 2) -> str:
     """A number as the diagrams and captions print it: ``fmt(-0.5342) -> '-0.53'``."""
@@ -49,15 +44,7 @@ def _paren(v: float, precision: int) -> str:
 
 def formula(op: Op, const: Optional[float], x: str, y: str = "y") -> str:
     """The gate as a formula of its operand names: ``1/x``, ``x + 1``, ``exp(x)``, ``x * y``."""
-    if op.kind == "binary":
-        return f"{x} {op.symbol} {y}"
-    if op.kind == "unary":
-        return f"{op.label()}({x})"
-    if op.nary:
-        return op.label()
-    from .ops import fmt_number
-    return _FOLDED.get(op.name, "{x} " + op.label(const))\
-        .replace("{x}", x).replace("{c}", fmt_number(const))
+    return op.text(x, y, const)
 
 
 def _is_number(s: str) -> bool:
@@ -75,15 +62,6 @@ def node_names(root: Value) -> Dict[int, str]:
     for k, v in enumerate(topological_order(root)):
         names[id(v)] = v.label or f"n{k}"
     return names
-
-
-def _nary_name(i: int, terms: list) -> str:
-    """``b``, ``w0``, ``x0``, ``w1``... for input ``i`` of a fused node, read off the
-    rules (input w_k's rule is ``x{k}``; the bias's is ``1``)."""
-    rule = terms[i][2]
-    if rule == "1":
-        return "b"
-    return ("w" if rule[0] == "x" else "x") + rule[1:]
 
 
 @dataclass
@@ -139,10 +117,10 @@ def forward_steps(root: Value, precision: int = 2) -> List[Step]:
     steps = []
     for k, v in enumerate(topological_order(root)):
         name = names[id(v)]
-        op = v._op
+        op = v._fn
         if op is None:
             rule = f"{name} = {fmt(v.data, precision)}"
-        elif op.nary:  # n5 = b + w0*x0 + ... with the numbers
+        elif op.kind == "nary":  # n5 = b + w0*x0 + ... with the numbers
             terms = [fmt(v._a[0].data, precision)] + [
                 f"{_paren(p.data, precision)}*"
                 f"{_paren(q.data if isinstance(q, Value) else q, precision)}"
@@ -155,29 +133,6 @@ def forward_steps(root: Value, precision: int = 2) -> List[Step]:
             rule = (f"{name} = {formula(op, v.const, *xs)} = {fmt(v.data, precision)}")
         steps.append(Step("forward", k, v, name, v.parents, v.data, rule))
     return steps
-
-
-def _backward_order(root: Value) -> List[Value]:
-    """The order ``Value.backward`` visits nodes in: Kahn's algorithm on a stack, a binary
-    node's second input pushed before its first (mirrors ``value._backprop``)."""
-    pending: Dict[int, int] = {}
-    stack, seen = [root], {id(root)}
-    while stack:
-        v = stack.pop()
-        for p in v.parents:
-            pending[id(p)] = pending.get(id(p), 0) + 1
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    order, ready = [], [root]
-    while ready:
-        v = ready.pop()
-        order.append(v)
-        for p in reversed(v.parents):
-            pending[id(p)] -= 1
-            if pending[id(p)] == 0:
-                ready.append(p)
-    return order
 
 
 def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
@@ -201,7 +156,7 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
     grads: Dict[int, float] = {id(root): seed}
     contrib: Dict[int, list] = {id(root): [(None, seed)]}
     steps = []
-    for k, v in enumerate(_backward_order(root)):
+    for k, v in enumerate(schedule(root)):
         name = names[id(v)]
         g = grads[id(v)]
         parts = contrib[id(v)]
@@ -209,7 +164,7 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
         if len(parts) > 1:
             terms = " + ".join(_paren(a, precision) for _, a in parts)
             sum_text = f"d{out}/d{name} = {terms} = {fmt(g, precision)}"
-        op = v._op
+        op = v._fn
         if op is None:
             rule = sum_text or f"d{out}/d{name} = {fmt(g, precision)}"
             steps.append(Step("backward", k, v, name, (), v.data, rule, g,
@@ -218,9 +173,9 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
         inputs = v.parents
         terms = local_terms(v)
         locals_, rules, prods, lines = [], [], [], []
-        for i, (p, local, rtext) in enumerate(terms):
+        for (p, local, rtext), name_in in zip(terms, input_names(v)):
             prod = g * local
-            wrt = _nary_name(i, terms) if op.nary else ("x" if i == 0 else "y")
+            wrt = name_in
             lhs = f"d({formula(op, v.const, 'x', 'y')})/d{wrt} = {rtext}"
             if not _is_number(rtext):
                 lhs += f" = {fmt(local, precision)}"
@@ -229,12 +184,8 @@ def backward_steps(root: Value, precision: int = 2, seed: float = 1.0,
             locals_.append(local)
             rules.append(rtext)
             prods.append(prod)
-        # the engine adds into a fresh 0.0 for every node: same additions, same order (a
-        # fused w·x+b node sends to its inputs last first, so an input it uses three
-        # times gets the same sum bit for bit)
-        order = range(len(terms) - 1, -1, -1) if op.nary else range(len(terms))
-        for i in order:
-            p, prod = terms[i][0], prods[i]
+        # the engine adds into a fresh 0.0 for every node: same additions, same order
+        for (p, _, _), prod in reversed(list(zip(terms, prods))):
             grads[id(p)] = grads.get(id(p), 0.0) + prod
             contrib.setdefault(id(p), []).append((v, prod))
         rule = " | ".join(lines)
@@ -294,8 +245,7 @@ def chain_rule(root: Value, node: Value, precision: int = 2, max_paths: int = 20
             if v is node:
                 paths.append(hops)
                 continue
-            op = v._op
-            if op is None:
+            if v.is_leaf:
                 continue
             terms = local_terms(v)
             for i in reversed(range(len(terms))):

@@ -252,7 +252,7 @@ class Tape:
                 if id(v) in index:
                     pop()
                     continue
-                op = v._op
+                op = v._fn
                 pending = False
                 if op is not None and op.nary:
                     # Made outside the traced function (tracing itself records gates):
@@ -290,7 +290,7 @@ class Tape:
         params: List[Value] = []
         for i in range(n_in, n):
             v = nodes[i]
-            op = v._op
+            op = v._fn
             if op is None:
                 params.append(v)
                 continue

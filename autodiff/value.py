@@ -1,16 +1,16 @@
-"""`Value`, the scalar node of the computational graph, and its backward pass.
+"""`Value`, the scalar node of the computational graph, its operators, and the switches
+that govern recording (``no_grad``, ``enable_grad``, ``detect_anomaly``).
 
 A Value holds a float (``data``), its gradient (``grad``), an optional ``label``, the
-entry of the op table (:mod:`autodiff.ops`) that made it, and references to its inputs:
-two slots, ``_a`` and ``_b`` (for a folded gate such as ``x + 1``, ``_b`` holds the
-constant; for a neuron's fused ``w·x + b`` gate, made by :func:`affine`, they hold the
-tuples ``(b, w0, w1, ...)`` and ``(1, x0, x1, ...)``).  There is no closure or dict per
-node, so a node is one object for
-Python's cyclic garbage collector to walk and the graph is freed by reference counting.
-Every operator looks its op up in the table, computes the forward with the table's
-function, and :meth:`Value.backward` multiplies each upstream gradient by the table's
-local derivative, in an iterative topological order (Kahn's algorithm, with each node's
-count of pending consumers kept in its ``_n`` slot), so graphs a million nodes deep work.
+op-table entry that made it (``_fn``, see :mod:`autodiff.ops`) and its operands in two
+slots, ``_a`` and ``_b``: the inputs of a binary gate; the input and the constant of a
+folded gate such as ``x + 1``; the input and None of a unary gate; for a neuron's fused
+``w·x+b`` gate (:func:`affine`) the tuples ``(b, w0, w1, ...)`` and ``(1, x0, x1, ...)``.
+The slot ``_n`` is the backward schedule's per-node counter (zero between passes).
+There is no closure or dict per node: a node is one object for Python's cyclic garbage
+collector, and a graph is freed by reference counting.  Every operator looks its op up
+in the table and records one node through :func:`_record`; the backward pass lives in
+:mod:`autodiff.backward`.
 
     >>> x = Value(2.0, label="x")
     >>> y = x * x + 1
@@ -20,6 +20,7 @@ count of pending consumers kept in its ``_n`` slot), so graphs a million nodes d
 """
 from __future__ import annotations
 
+import functools
 import math
 from numbers import Real
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -27,8 +28,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 from . import ops
 from .ops import Op
 
-__all__ = ["Value", "affine", "local_terms", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-           "Number"]
+__all__ = ["Value", "affine", "local_terms", "no_grad", "enable_grad", "is_grad_enabled",
+           "detect_anomaly", "topological_order", "Number"]
 
 Number = Union[int, float]
 
@@ -120,17 +121,19 @@ def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
             f"produced {data!r} from {what}")
 
 
-def _node(data: float, op: Op, a: "Value", b: Any) -> "Value":
-    """A recorded node (or, under ``no_grad``, a plain leaf); one object, no closure."""
-    if STATE.anomaly:
-        _check_finite(op, data, a, b)
-    if not STATE.grad_enabled:
-        return Value(data)
+def _record(data: float, fn: Op, a: Any, b: Any) -> "Value":
+    """The one place a node is made: a recorded node of ``fn`` over operands ``a, b``
+    (or, under ``no_grad``, a plain leaf).  One object, no closure."""
+    if not STATE.plain:
+        if STATE.anomaly:
+            _check_finite(fn, data, a, b)
+        if not STATE.grad_enabled:
+            return Value(data)
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v.label = ""
-    v._op = op
+    v._fn = fn
     v._a = a
     v._b = b
     v._n = 0
@@ -154,9 +157,7 @@ def _number_operand(c: Any) -> Any:
     return NotImplemented
 
 
-# The Value methods are made from the op table by the three factories below, one frame
-# per operation: the engine's hot path (a training step records tens of thousands of
-# nodes), so each builds its node inline unless a switch (no_grad, anomaly) is on.
+# Value's operators are made from the op table by the three factories below.
 
 def _binary_method(op: Op):
     """``x (op) y``: a binary node for two Values, the folded twin for a number."""
@@ -166,32 +167,19 @@ def _binary_method(op: Op):
 
     def method(self: "Value", other: Any) -> "Value":
         if type(other) is Value:
-            b = other
             try:
                 data = forward(self.data, other.data)
             except (ArithmeticError, ValueError) as e:
                 raise _forward_error(op, e, self, other) from None
-            node_op = op
-        else:
-            b = _number_operand(other)
-            if b is NotImplemented:
-                return b
-            try:
-                data = kforward(self.data, b)
-            except (ArithmeticError, ValueError) as e:
-                raise _forward_error(kop, e, self, b) from None
-            node_op = kop
-        if STATE.plain:
-            v = _new(Value)
-            v.data = data
-            v.grad = 0.0
-            v.label = ""
-            v._op = node_op
-            v._a = self
-            v._b = b
-            v._n = 0
-            return v
-        return _node(data, node_op, self, b)
+            return _record(data, op, self, other)
+        c = _number_operand(other)
+        if c is NotImplemented:
+            return c
+        try:
+            data = kforward(self.data, c)
+        except (ArithmeticError, ValueError) as e:
+            raise _forward_error(kop, e, self, c) from None
+        return _record(data, kop, self, c)
     return method
 
 
@@ -207,17 +195,7 @@ def _folded_method(op: Op):
             data = forward(self.data, c)
         except (ArithmeticError, ValueError) as e:
             raise _forward_error(op, e, self, c) from None
-        if STATE.plain:
-            v = _new(Value)
-            v.data = data
-            v.grad = 0.0
-            v.label = ""
-            v._op = op
-            v._a = self
-            v._b = c
-            v._n = 0
-            return v
-        return _node(data, op, self, c)
+        return _record(data, op, self, c)
     return method
 
 
@@ -230,18 +208,8 @@ def _unary_method(op: Op):
             data = forward(self.data)
         except (ArithmeticError, ValueError) as e:
             raise _forward_error(op, e, self, None) from None
-        if STATE.plain:
-            v = _new(Value)
-            v.data = data
-            v.grad = 0.0
-            v.label = ""
-            v._op = op
-            v._a = self
-            v._b = None
-            v._n = 0
-            return v
-        return _node(data, op, self, None)
-    method.__doc__ = (f"{op.doc}; local derivative {op.rules[0]}. "
+        return _record(data, op, self, None)
+    method.__doc__ = (f"{op.doc}; local derivative {op.rule(0)}. "
                       f"Records one '{op.label()}' node.")
     return method
 
@@ -264,7 +232,7 @@ class Value:
         (-0.105, 0.21)
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_n")
+    __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_n")
 
     def __init__(self, data: Number, label: str = "") -> None:
         if type(data) is not float:
@@ -277,7 +245,7 @@ class Value:
         self.data = data
         self.grad = 0.0
         self.label = label
-        self._op = None
+        self._fn = None
         self._a = None
         self._b = None
         self._n = 0
@@ -286,53 +254,43 @@ class Value:
     @property
     def op(self) -> Optional[str]:
         """Name of the op that made this node (``'mul'``, ``'exp'``...), None for a leaf."""
-        return None if self._op is None else self._op.name
+        return None if self._fn is None else self._fn.name
 
     @property
     def parents(self) -> tuple:
         """The Values this node was computed from (``()`` for a leaf; ``(a, a)`` for a+a;
         ``(b, w0, x0, w1, x1, ...)`` for a fused ``w·x+b``, numbers left out)."""
-        op = self._op
-        if op is None:
+        fn = self._fn
+        if fn is None:
             return ()
-        if op.binary:
+        if fn.kind == "binary":
             return (self._a, self._b)
-        if op.nary:
-            ps = []
-            for p, q in zip(self._a, self._b):
-                ps.append(p)
-                if type(q) is Value:
-                    ps.append(q)
-            return tuple(ps)
+        if fn.kind == "nary":
+            return tuple(p for p, *_ in fn.split(self._a, self._b))
         return (self._a,)
 
     @property
     def const(self) -> Optional[float]:
         """The number folded into this node's gate (1.0 for ``x + 1``), else None."""
-        op = self._op
-        return self._b if op is not None and op.kind == "folded" else None
+        fn = self._fn
+        return self._b if fn is not None and fn.kind == "folded" else None
 
     @property
     def gate(self) -> str:
         """The gate label a diagram draws (``'+1'``, ``'1/x'``, ``'exp'``); '' for a leaf."""
-        op = self._op
-        return "" if op is None else op.label(self.const)
+        fn = self._fn
+        return "" if fn is None else fn.label(self.const)
 
     @property
     def is_leaf(self) -> bool:
         """True for an input or parameter (a Value not computed from others)."""
-        return self._op is None
+        return self._fn is None
 
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label else ""
         grad = self.grad
         g = f"{grad:.4g}" if type(grad) is float else repr(grad)
         return f"Value(data={self.data:.4g}, grad={g}{lab})"
-
-    def _repr_svg_(self) -> Optional[str]:
-        """Jupyter shows a Value as its graph (boxes; None past 40 nodes or without dot)."""
-        from visualize.diagram import value_svg  # lazy: importing autodiff needs no graphviz
-        return value_svg(self)
 
     def __format__(self, spec: str) -> str:
         return format(self.data, spec) if spec else repr(self)
@@ -401,13 +359,7 @@ class Value:
             >>> x.grad = 0.0; g.backward(); x.grad
             2.0
         """
-        if type(grad) is not float:
-            if isinstance(grad, Value):
-                if not create_graph:
-                    grad = grad.data
-            else:
-                grad = _as_number(grad, "backward(grad)")
-        _backprop(self, grad, create_graph)
+        backprop(self, grad, create_graph)
 
 
 def _refuse_control_flow(what: str) -> None:
@@ -445,8 +397,8 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     back: d z/d w_i = x_i, d z/d x_i = w_i, d z/d b = 1 (the op table's ``affine``
     entry).  An input's total gradient is then the same sum as the gate graph's when
     each input is used once, as in an MLP; a Value used several times may get its
-    shares added in another order, so its last bits can differ.  It records one node where the sum records two per input, and a
-    training step of an MLP is mostly these nodes: ten times fewer of them for the
+    shares added in another order, so its last bits can differ.  It records one node
+    where the sum records two per input, and a training step of an MLP is mostly these nodes: ten times fewer of them for the
     garbage collector to walk.  ``w`` and ``b`` are Values; an ``x_i`` may be a Value or
     a number.  Under ``no_grad``, ``detect_anomaly`` or while tracing a tape, and for
     weights that are not Values, it records the sum gate by gate instead.
@@ -471,22 +423,9 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
         elif type(xi) is float:
             z += wi.data * xi
         else:  # an int or numpy number: as a float, as `wi * xi` would take it
-            if any(type(wj) is not Value for wj in ws):  # the loop stops here: check
-                return _affine_gates(ws[1:], xs[1:], b)   # the weights it did not reach
-            xs = (1.0, *[xj if type(xj) is Value else _affine_number(xj, k)
-                         for k, xj in enumerate(xs[1:])])
-            z = _AFFINE_F(tuple(p.data for p in ws),
-                          tuple(q.data if type(q) is Value else q for q in xs))
-            break
-    v = _new(Value)
-    v.data = z
-    v.grad = 0.0
-    v.label = ""
-    v._op = _AFFINE
-    v._a = ws
-    v._b = xs
-    v._n = 0
-    return v
+            return affine(ws[1:], [xj if type(xj) is Value else _affine_number(xj, k)
+                                   for k, xj in enumerate(xs[1:])], b)
+    return _record(z, _AFFINE, ws, xs)
 
 
 def _affine_number(c: Any, k: int) -> float:
@@ -506,380 +445,6 @@ def _affine_gates(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
 
 
 _AFFINE = ops.AFFINE
-_AFFINE_F = ops.AFFINE.forward
-
-
-def local_terms(v: "Value") -> list:
-    """``(input, local derivative, rule)`` for each of ``v.parents`` in order, the local
-    derivative as a float from the op table, the rule as text (``'-1/x^2'``, ``'x3'``).
-
-        >>> x = Value(2.0); [(p is x, d, r) for p, d, r in local_terms(x * x)]
-        [(True, 2.0, 'y'), (True, 2.0, 'x')]
-    """
-    op = v._op
-    if op is None:
-        return []
-    if op.nary:
-        terms = []
-        out = v.data
-        for k, (p, q) in enumerate(zip(v._a, v._b)):
-            qd = q.data if type(q) is Value else q
-            terms.append((p, op.local(0, p.data, qd, out), op.rule(0, term=k - 1) if k else "1"))
-            if type(q) is Value:
-                terms.append((q, op.local(1, p.data, qd, out), op.rule(1, term=k - 1)))
-        return terms
-    x, y = v._a.data, (v._b.data if op.binary else v._b)
-    return [(p, op.local(i, x, y, v.data), op.rule(i, v.const))
-            for i, p in enumerate(v.parents)]
-
-
-# --- the backward pass ----------------------------------------------------------------
-
-def topological_order(root: Value) -> list:
-    """All nodes reachable from ``root``, inputs before outputs (iterative, no recursion).
-
-        >>> x = Value(1.0); y = x + x
-        >>> [v.op for v in topological_order(y)]
-        [None, 'add']
-    """
-    order = []
-    for v in _reverse_order(root):
-        order.append(v)
-    order.reverse()
-    return order
-
-
-def _count_consumers(root: Value) -> None:
-    """Pass 1 of Kahn's algorithm, for ``topological_order``: ``_n`` of every node (leaves
-    too) = how many of its consumers lie in root's graph."""
-    stack = [root]
-    while stack:
-        v = stack.pop()
-        if v._op is None:
-            continue
-        for p in v.parents:
-            if p._n == 0:
-                stack.append(p)
-            p._n += 1
-
-
-def _count_pending(root: Value) -> None:
-    """Pass 1 of backward: ``_n`` of each intermediate node of root's graph = how many of
-    its consumers in the graph will send it a gradient, and its ``grad`` zeroed (it holds
-    this pass's gradient only).  Leaves are neither stacked nor counted: they accumulate
-    and have no inputs to pass anything on to.  ``root`` must not be a leaf."""
-    stack = [root]
-    pop = stack.pop
-    push = stack.append
-    while True:  # not `while stack:`; see _backprop
-        v = pop()
-        a = v._a
-        op = v._op
-        if op.binary:
-            if a._op is not None:
-                n = a._n
-                if n == 0:
-                    push(a)
-                    a.grad = 0.0
-                a._n = n + 1
-            b = v._b
-            if b._op is not None:
-                n = b._n
-                if n == 0:
-                    push(b)
-                    b.grad = 0.0
-                b._n = n + 1
-        elif op.nary:  # a fused w·x+b: a = (b, w0, ...), v._b = (1.0, x0, ...)
-            for p in a:
-                if p._op is not None:
-                    n = p._n
-                    if n == 0:
-                        push(p)
-                        p.grad = 0.0
-                    p._n = n + 1
-            for p in v._b:
-                if type(p) is Value and p._op is not None:
-                    n = p._n
-                    if n == 0:
-                        push(p)
-                        p.grad = 0.0
-                    p._n = n + 1
-        elif a._op is not None:
-            n = a._n
-            if n == 0:
-                push(a)
-                a.grad = 0.0
-            a._n = n + 1
-        if not stack:
-            return
-
-
-def _reverse_order(root: Value) -> Iterator[Value]:
-    """Yield root's graph outputs-first: a node comes once all its consumers came."""
-    _count_consumers(root)
-    ready = [root]
-    try:
-        while ready:
-            v = ready.pop()
-            yield v
-            if v._op is None:
-                continue
-            for p in v.parents:
-                p._n -= 1
-                if p._n == 0:
-                    ready.append(p)
-    finally:
-        if ready:  # abandoned part-way: clear the counts left behind
-            _reset_counts(root)
-
-
-def _reset_counts(root: Value) -> None:
-    stack = [root]
-    seen = set()
-    while stack:
-        v = stack.pop()
-        v._n = 0
-        if v._op is not None:
-            for p in v.parents:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append(p)
-
-
-_OTHER = ops.OTHER_OPERAND  # a product's local derivative: backward reads the operand
-assert ops.AFFINE.derivs == (_OTHER, ops.MUL.derivs[1])  # the nary branch relies on it
-
-
-def _backprop(root: Value, seed: Any, create_graph: bool) -> None:
-    """Pass 2: visit nodes outputs-first, adding ``upstream * local`` to each input; a
-    node is visited once all its consumers in the graph have sent their share."""
-    if root._op is None:
-        root.grad = root.grad + seed
-        return
-    _count_pending(root)
-    if create_graph:
-        _backprop_graph(root, seed)
-        return
-    root.grad = seed
-    anomaly = STATE.anomaly
-    ready = [root]
-    pop = ready.pop
-    push = ready.append
-    v = root
-    # Three things keep this loop lean, none changes a result bit: a local derivative
-    # that is the other operand (``mul``: the table's ``_y``/``_x``) is read straight
-    # from it; a derivative of 1.0 passes the upstream float on as it is (``g * 1.0 ==
-    # g``); and a node's first nonzero contribution is stored, not added to 0.0.  So
-    # a chain of ``+`` nodes shares one gradient float and makes no new ones.
-    # The loop is `while True` with a break at the bottom, not `while ready:`: CPython
-    # 3.11 specializes a loop's bytecode during its first call only when the loop ends
-    # in an unconditional jump; otherwise the first 8 backward passes run unspecialized,
-    # about 2.5x slower.
-    try:
-        while True:
-            v = pop()
-            op = v._op
-            g = v.grad
-            a = v._a
-            if op.binary:
-                b = v._b
-                da, db = op.derivs
-                if da is _OTHER:  # mul: d/dx = y, d/dy = x
-                    ga = g * b.data
-                    gb = g * a.data
-                elif type(da) is float:  # +, -
-                    ga = g if da == 1.0 else g * da
-                    gb = g if db == 1.0 else g * db
-                else:
-                    x = a.data
-                    y = b.data
-                    out = v.data
-                    ga = g * da(x, y, out)
-                    gb = g * db(x, y, out)
-                if anomaly:
-                    _check_grad(v, ga, gb)
-                # A zero contribution changes nothing (but a -0.0's sign): skipping it
-                # keeps the shared 0.0 in place of a new float per node, which the GC
-                # would otherwise walk (most nodes of a ReLU/hinge graph get zero).
-                if b._op is None:
-                    if gb:
-                        b.grad += gb  # a leaf accumulates, across passes too
-                else:
-                    if gb:
-                        if b.grad:
-                            b.grad += gb
-                        else:
-                            b.grad = gb
-                    n = b._n - 1
-                    b._n = n
-                    if n == 0:
-                        push(b)
-            elif op.nary:
-                # A fused w·x+b: a = (b, w0, w1, ...), v._b = (1.0, x0, x1, ...).  Each
-                # term is a product (the table marks it OTHER_OPERAND), so each side's
-                # local derivative is its partner.  Last pair first, x_i before w_i: the
-                # reverse of `parents`, as a binary node sends to y before x.
-                for p, q in zip(reversed(a), reversed(v._b)):
-                    if type(q) is Value:
-                        gp = g * q.data
-                        gq = g * p.data
-                        if anomaly:
-                            _check_term(v, q, gq, g)
-                        if q._op is None:
-                            if gq:
-                                q.grad += gq
-                        else:
-                            if gq:
-                                if q.grad:
-                                    q.grad += gq
-                                else:
-                                    q.grad = gq
-                            n = q._n - 1
-                            q._n = n
-                            if n == 0:
-                                push(q)
-                    else:
-                        gp = g * q
-                    if anomaly:
-                        _check_term(v, p, gp, g)
-                    if p._op is None:
-                        if gp:
-                            p.grad += gp
-                    else:
-                        if gp:
-                            if p.grad:
-                                p.grad += gp
-                            else:
-                                p.grad = gp
-                        n = p._n - 1
-                        p._n = n
-                        if n == 0:
-                            push(p)
-                if not ready:
-                    break
-                continue
-            else:
-                da = op.derivs[0]
-                if type(da) is float:  # +c, -c, c-x
-                    ga = g if da == 1.0 else g * da
-                elif da is _OTHER:  # *c: the constant
-                    ga = g * v._b
-                else:
-                    ga = g * da(a.data, v._b, v.data)
-                if anomaly:
-                    _check_grad(v, ga, None)
-            if a._op is None:
-                if ga:
-                    a.grad += ga
-            else:
-                if ga:
-                    if a.grad:
-                        a.grad += ga
-                    else:
-                        a.grad = ga
-                n = a._n - 1
-                a._n = n
-                if n == 0:
-                    push(a)
-            if not ready:
-                break
-    except (ArithmeticError, ValueError, TypeError) as e:
-        _reset_counts(root)
-        if isinstance(e, FloatingPointError):
-            raise
-        raise _backward_error(v, e) from None
-    except BaseException:  # KeyboardInterrupt: leave no stale counts for the next pass
-        _reset_counts(root)
-        raise
-
-
-def _backprop_graph(root: Value, seed: Any) -> None:
-    """``create_graph=True``: the same pass, run on Values so gradients form a graph."""
-    if type(seed) is not Value:
-        seed = Value(seed)
-    root.grad = seed
-    ready = [root]
-    prev = STATE.grad_enabled
-    STATE.grad_enabled = True
-    v = root
-    i = 0
-    try:
-        while ready:
-            v = ready.pop()
-            op = v._op
-            if op is None:
-                continue
-            g = v.grad
-            if op.nary:  # the float pass's order: last pair first, x_i before w_i
-                terms = []
-                i = len(v.parents)  # each term's place in parents, for error messages
-                for p, q in zip(reversed(v._a), reversed(v._b)):
-                    if type(q) is Value:
-                        i -= 1
-                        terms.append((i, q, op.local(1, p, q, v)))
-                    i -= 1
-                    terms.append((i, p, op.local(0, p, q, v)))
-                for i, p, local in terms:
-                    p.grad = p.grad + (g if local == 1.0 else g * local)
-                    if p._op is not None:
-                        p._n -= 1
-                        if p._n == 0:
-                            ready.append(p)
-                continue
-            inputs = (v._a, v._b) if op.binary else (v._a,)
-            for i, p in enumerate(inputs):
-                local = op.local(i, v._a, v._b, v)
-                p.grad = p.grad + (g if local == 1.0 else g * local)
-            for p in reversed(inputs):  # the float pass's order: first input popped first
-                if p._op is not None:  # leaves are not counted
-                    p._n -= 1
-                    if p._n == 0:
-                        ready.append(p)
-    except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward
-        _reset_counts(root)
-        raise FloatingPointError(
-            f"detect_anomaly: backward of {v._op.name} ({v.gate}) produced a non-finite "
-            f"gradient for input {i} {_describe(v.parents[i])}; upstream grad "
-            f"{_describe(v.grad)}, local derivative "
-            f"{local_terms(v)[i][2] if v._op.nary else v._op.rule(i, v.const)}; output "
-            f"{_describe(v)} [{e}]") from None
-    except (ArithmeticError, ValueError, TypeError) as e:
-        _reset_counts(root)
-        raise _backward_error(v, e) from None
-    except BaseException:
-        _reset_counts(root)
-        raise
-    finally:
-        STATE.grad_enabled = prev
-
-
-def _check_grad(v: Value, ga: float, gb: Optional[float]) -> None:
-    for i, g in enumerate((ga, gb)):
-        if g is not None and not math.isfinite(g):
-            op = v._op
-            inp = v.parents[i]
-            raise FloatingPointError(
-                f"detect_anomaly: backward of {op.name} ({v.gate}) produced gradient {g!r} "
-                f"for input {i} {_describe(inp)}; upstream grad {v.grad!r}, "
-                f"local derivative {op.rule(i, v.const)}; output {_describe(v)}")
-
-
-def _check_term(v: Value, inp: Value, g: float, upstream: float) -> None:
-    """detect_anomaly for one term of a fused w·x+b node."""
-    if not math.isfinite(g):
-        raise FloatingPointError(
-            f"detect_anomaly: backward of {v._op.name} ({v.gate}) produced gradient {g!r} "
-            f"for input {_describe(inp)}; upstream grad {upstream!r}; output {_describe(v)}")
-
-
-def _backward_error(v: Value, e: Exception) -> Exception:
-    op = v._op
-    ins = ", ".join(_describe(p) for p in v.parents)
-    const = f" with constant {v._b!r}" if op is not None and op.kind == "folded" else ""
-    cls = type(e) if isinstance(e, (ArithmeticError, ValueError)) else ValueError
-    rules = ", ".join(op.rule(i, v.const) for i in range(len(op.derivs))) if op else ""
-    return cls(f"backward of {op.name if op else 'leaf'} ({v.gate}): local derivative "
-               f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}")
 
 
 # --- switches ---------------------------------------------------------------------------
@@ -899,8 +464,6 @@ class _Switch:
 
     def __call__(self, fn):
         """Also usable as a decorator."""
-        import functools
-
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with type(self)():
@@ -943,3 +506,6 @@ class detect_anomaly(_Switch):
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad()``."""
     return STATE.grad_enabled
+
+
+from .backward import backprop, local_terms, topological_order  # noqa: E402 (needs Value)

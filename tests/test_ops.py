@@ -81,15 +81,16 @@ def test_every_op_has_exactly_one_row():
 
 def test_other_operand_marks_only_products():
     """Backward reads the other operand instead of calling ``OTHER_OPERAND``; that is only
-    right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c."""
-    marked = [op for op in ops.ALL if op.derivs[0] is ops.OTHER_OPERAND]
-    assert {op.name for op in marked} == {"mul", "mul_const", "affine"}
-    for op in marked:
-        x, y = 1.5, -2.25
-        out = op.forward((x,), (y,)) if op.nary else op.forward(x, y)
-        assert out == x * y
-        assert [op.local(i, x, y, out) for i in range(len(op.derivs))] == \
-            ([y, x] if op.binary or op.nary else [y])
+    right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c, and in a
+    neuron's b*1 + w0*x0 + ..., d/db = 1, d/dw_i = x_i, d/dx_i = w_i."""
+    marked = {op.name for op in ops.ALL if ops.OTHER_OPERAND in op.derivs}
+    assert marked == {"mul", "mul_const", "affine"}
+    x, y = 1.5, -2.25
+    assert [ops.MUL.local(i, x, y, x * y) for i in (0, 1)] == [y, x]
+    assert ops.MUL_C.local(0, x, y, x * y) == y
+    out = ops.AFFINE.forward((x,), (y,))
+    assert out == x * y
+    assert [ops.AFFINE.local(j, x, y, out) for j in (0, 1, 2)] == [1.0, y, x]
 
 
 def points(op):

@@ -1,0 +1,287 @@
+"""The backward pass: one visit order (the *schedule*) and the passes that consume it.
+
+:func:`schedule` lists a graph's nodes outputs-first, each after every node that
+consumes it (Kahn's algorithm on a stack, iterative, so a million-deep graph works).
+Everything that walks a graph reads that one order: the float pass and the
+``create_graph`` pass of :meth:`Value.backward`, :func:`topological_order` (its
+reverse), the explainer's backward steps and the compiled tape.  A pass visits each
+node once all its consumers have sent their share, and adds ``upstream * local`` to each
+input, the local derivative read from the op table; :func:`local_terms` gives a node's
+inputs with their local derivatives and formula text, for the explainer and diagrams.
+The schedule counts consumers in each node's ``_n`` slot and leaves it at zero when it
+returns, on any exception too (Ctrl-C included).  Leaves accumulate their gradient
+(``+=``, as in PyTorch); intermediate nodes hold the gradient of the latest pass.
+
+    >>> from autodiff import Value
+    >>> x = Value(3.0, label="x"); y = x * x + x
+    >>> [v.label or v.op for v in schedule(y)]
+    ['add', 'mul', 'x']
+    >>> y.backward(); x.grad
+    7.0
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, List, Optional
+
+from . import ops
+from .value import STATE, Value, _as_number, _describe
+
+__all__ = ["schedule", "topological_order", "backprop", "local_terms", "input_names"]
+
+_OTHER = ops.OTHER_OPERAND  # a product's local derivative: its other operand
+
+
+def _inputs(v: Value) -> tuple:
+    """The Values ``v`` was computed from (``v.parents``; this is its fast path)."""
+    fn = v._fn
+    kind = fn.kind
+    if kind == "binary":
+        return (v._a, v._b)
+    if kind == "nary":
+        return v.parents
+    return (v._a,)
+
+
+def schedule(root: Value, leaves: bool = True) -> List[Value]:
+    """The nodes of ``root``'s graph outputs-first, each once and after all its consumers.
+
+    A node's inputs become ready in the order of its ``parents``, so the last one is
+    visited first (reversed, the list reads inputs-first in the order a formula is
+    written).  ``leaves=False`` leaves inputs and parameters out (backward has nothing
+    to do at a leaf).
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"expected a Value, got {type(root).__name__} {root!r:.60}")
+    if root._fn is None:
+        return [root] if leaves else []
+    order = []
+    try:
+        stack = [root]  # 1. count, in _n, each node's consumers in the graph
+        while stack:
+            for p in _inputs(stack.pop()):
+                if p._fn is None:
+                    if leaves:
+                        p._n += 1
+                    continue
+                n = p._n
+                if n == 0:
+                    stack.append(p)
+                p._n = n + 1
+        ready = [root]  # 2. Kahn: a node is ready once all its consumers came
+        while ready:
+            v = ready.pop()
+            order.append(v)
+            if v._fn is not None:
+                for p in _inputs(v):
+                    if leaves or p._fn is not None:
+                        n = p._n - 1
+                        p._n = n
+                        if n == 0:
+                            ready.append(p)
+    except BaseException:  # interrupted (Ctrl-C, MemoryError): leave no stale counts
+        _reset_counts(root)
+        raise
+    return order
+
+
+def _reset_counts(root: Value) -> None:
+    stack = [root]
+    seen = {id(root)}
+    while stack:
+        v = stack.pop()
+        v._n = 0
+        if v._fn is not None:
+            for p in _inputs(v):
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+
+
+def topological_order(root: Value) -> List[Value]:
+    """All nodes reachable from ``root``, inputs before outputs (the schedule reversed).
+
+        >>> x = Value(1.0); y = x + x
+        >>> [v.op for v in topological_order(y)]
+        [None, 'add']
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order(root): expected a Value, got "
+                        f"{type(root).__name__} {root!r:.60}")
+    order = schedule(root)
+    order.reverse()
+    return order
+
+
+def _locals(v: Value, graph: bool) -> list:
+    """``(input, j, term, local)`` per input of ``v`` in the order of its parents: ``j``
+    indexes the op's derivatives and formulas, ``term`` numbers an n-ary op's term, and
+    ``local`` is the local derivative, a float, or with ``graph`` a Value."""
+    fn = v._fn
+    out = v if graph else v.data
+    if fn.kind == "nary":
+        return [(p, j, k, fn.local(j, x if graph or type(x) is not Value else x.data,
+                                   y if graph or type(y) is not Value else y.data, out))
+                for p, j, k, x, y in fn.split(v._a, v._b)]
+    a, b = v._a, v._b
+    x = a if graph else a.data
+    if fn.kind == "binary":
+        y = b if graph else b.data
+        return [(a, 0, None, fn.local(0, x, y, out)), (b, 1, None, fn.local(1, x, y, out))]
+    return [(a, 0, None, fn.local(0, x, b, out))]
+
+
+def local_terms(v: Value) -> list:
+    """``(input, local derivative, formula)`` for each of ``v.parents`` in order, the
+    local derivative a float from the op table, the formula its text (``'-1/x^2'``).
+
+        >>> x = Value(2.0); [(p is x, d, r) for p, d, r in local_terms(x * x)]
+        [(True, 2.0, 'y'), (True, 2.0, 'x')]
+    """
+    if v._fn is None:
+        return []
+    fn, c = v._fn, v.const
+    return [(p, local, fn.rule(j, c, k)) for p, j, k, local in _locals(v, False)]
+
+
+def input_names(v: Value) -> List[str]:
+    """The names ``v``'s inputs have in its op's formulas: ``['x', 'y']``, or for a fused
+    neuron ``['b', 'w0', 'x0', ...]``."""
+    if v._fn is None:
+        return []
+    return [v._fn.input_name(j, k) for _, j, k, _ in _locals(v, False)]
+
+
+def backprop(root: Value, seed: Any = 1.0, create_graph: bool = False) -> None:
+    """``root.backward(seed, create_graph)``: schedule, then one of the two passes."""
+    if type(seed) is not float and not (create_graph and isinstance(seed, Value)):
+        seed = seed.data if isinstance(seed, Value) else _as_number(seed, "backward(grad)")
+    if root._fn is None:
+        root.grad = root.grad + seed
+        return
+    order = schedule(root, leaves=False)
+    for v in order:
+        v.grad = 0.0  # an intermediate node holds this pass's gradient only
+    if create_graph:
+        _graph_pass(order, seed)
+    else:
+        _float_pass(order, seed)
+
+
+def _float_pass(order: List[Value], seed: float) -> None:
+    """Each node in schedule order adds ``upstream * local`` to each input's ``grad``,
+    its last input first (the order in which an input used twice by one node sums).
+
+    The fast paths, all here and none changing a result bit: a product's local
+    derivative (``mul``, ``*c``, a neuron's terms; ``OTHER_OPERAND`` in the table) is
+    read from the other operand instead of calling the table's function; a constant
+    derivative is used as it is.  On the micrograd demo step built from Values the
+    product path makes backward about 15% faster, and the fused neuron's loop about
+    twice as fast as going through :func:`_locals` on an MLP.
+    """
+    v = order[0]
+    v.grad = seed
+    anomaly = STATE.anomaly
+    try:
+        for v in order:
+            fn = v._fn
+            g = v.grad
+            a = v._a
+            b = v._b
+            kind = fn.kind
+            if kind == "binary":
+                da, db = fn.derivs
+                if da is _OTHER:
+                    ga = g * b.data
+                    gb = g * a.data
+                elif type(da) is float:
+                    ga = g * da
+                    gb = g * db
+                else:
+                    x, y, out = a.data, b.data, v.data
+                    ga = g * da(x, y, out)
+                    gb = g * db(x, y, out)
+                if anomaly:
+                    _check_grads(v, (ga, gb))
+                b.grad += gb
+                a.grad += ga
+            elif kind == "nary":  # a fused neuron: b*1 + w0*x0 + ..., each term a product
+                for p, q in zip(reversed(a), reversed(b)):
+                    if type(q) is Value:
+                        gq = g * p.data
+                        gp = g * q.data
+                        if anomaly:
+                            _check_grads(v, (gq, gp), (q, p))
+                        q.grad += gq
+                        p.grad += gp
+                    else:
+                        gp = g * q
+                        if anomaly:
+                            _check_grads(v, (gp,), (p,))
+                        p.grad += gp
+            else:
+                d = fn.derivs[0]
+                if type(d) is float:
+                    ga = g * d
+                elif d is _OTHER:
+                    ga = g * b
+                else:
+                    ga = g * d(a.data, b, v.data)
+                if anomaly:
+                    _check_grads(v, (ga,))
+                a.grad += ga
+    except FloatingPointError:
+        raise
+    except (ArithmeticError, ValueError, TypeError) as e:
+        raise _backward_error(v, e) from None
+
+
+def _graph_pass(order: List[Value], seed: Any) -> None:
+    """``create_graph=True``: the same pass on Values, so gradients form a graph."""
+    v = order[0]
+    v.grad = seed if type(seed) is Value else Value(seed)
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = True
+    i = 0
+    try:
+        for v in order:
+            g = v.grad
+            terms = _locals(v, True)
+            for i in range(len(terms) - 1, -1, -1):  # last input first, as the float pass
+                p, _, _, local = terms[i]
+                p.grad = p.grad + (g if local == 1.0 else g * local)
+    except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward
+        raise FloatingPointError(
+            f"detect_anomaly: backward of {v._fn.name} ({v.gate}) produced a non-finite "
+            f"gradient for input {i} {_describe(v.parents[i])}; upstream grad "
+            f"{_describe(v.grad)}, local derivative {local_terms(v)[i][2]}; output "
+            f"{_describe(v)} [{e}]") from None
+    except (ArithmeticError, ValueError, TypeError) as e:
+        raise _backward_error(v, e) from None
+    finally:
+        STATE.grad_enabled = prev
+
+
+def _check_grads(v: Value, grads: tuple, inputs: Optional[tuple] = None) -> None:
+    """detect_anomaly: refuse a non-finite gradient, naming the op, input and rule."""
+    for i, g in enumerate(grads):
+        if not math.isfinite(g):
+            fn = v._fn
+            if inputs is None:  # a binary or one-input gate: input i, its rule
+                where = f"input {i} {_describe(v.parents[i])}"
+                rule = f", local derivative {fn.rule(i, v.const)}"
+            else:  # one term of a fused neuron
+                where, rule = f"input {_describe(inputs[i])}", ""
+            raise FloatingPointError(
+                f"detect_anomaly: backward of {fn.name} ({v.gate}) produced gradient "
+                f"{g!r} for {where}; upstream grad {v.grad!r}{rule}; output {_describe(v)}")
+
+
+def _backward_error(v: Value, e: Exception) -> Exception:
+    fn = v._fn
+    ins = ", ".join(_describe(p) for p in v.parents)
+    const = f" with constant {v._b!r}" if fn.kind == "folded" else ""
+    cls = type(e) if isinstance(e, (ArithmeticError, ValueError)) else ValueError
+    rules = ", ".join(fn.rule(i, v.const) for i in range(len(fn.derivs)))
+    return cls(f"backward of {fn.name} ({v.gate}): local derivative "
+               f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}")
