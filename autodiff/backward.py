@@ -52,7 +52,8 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
     to do at a leaf).
     """
     if not isinstance(root, Value):
-        raise TypeError(f"expected a Value, got {type(root).__name__} {root!r:.60}")
+        raise TypeError(f"schedule(root): expected a Value, got {type(root).__name__} "
+                        f"{root!r:.60}")
     if root._fn is None:
         return [root] if leaves else []
     order = []
