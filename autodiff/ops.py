@@ -98,6 +98,13 @@ def _relu(x: float) -> float:
     return 0.0 if x <= 0.0 else x
 
 
+def _relu_d(x: Any, y: Any, out: Any) -> Any:
+    """relu's local derivative, step(x); floats first, as backward calls it per node."""
+    if type(x) is float:
+        return 0.0 if x <= 0.0 else 1.0
+    return step(x)
+
+
 def _relu_array(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0, 0.0, x)
 
@@ -296,8 +303,7 @@ TANH = _unary("tanh", "tanh", "hyperbolic tangent", math.tanh, np.tanh,
               lambda x, y, out: 1.0 - out * out, "1-tanh(x)^2")
 SIGMOID = _unary("sigmoid", "σ", "logistic sigmoid 1/(1+e^-x)", _sigmoid, _sigmoid_array,
                  lambda x, y, out: out * (1.0 - out), "σ(x)*(1-σ(x))")
-RELU = _unary("relu", "relu", "max(0, x)", _relu, _relu_array,
-              lambda x, y, out: step(x), "0 if x<=0 else 1")
+RELU = _unary("relu", "relu", "max(0, x)", _relu, _relu_array, _relu_d, "0 if x<=0 else 1")
 ABS = _unary("abs", "abs", "|x|", abs, np.abs, lambda x, y, out: sign(x), "sign(x)",
              dunder="__abs__")
 SIN = _unary("sin", "sin", "sine", math.sin, np.sin, lambda x, y, out: cos(x), "cos(x)",
