@@ -37,6 +37,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from . import ops
+from .backward import topological_order
 from .value import STATE, Value, _affine_gates, enable_grad
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
@@ -236,47 +237,32 @@ class Tape:
         self._traced = True
 
     def _build(self, inputs: List[Value], outs: List[Value]) -> None:
-        # 1. Every node reachable from the outputs, inputs first then topological order.
+        # 1. Every node reachable from the outputs, inputs first, then in the engine's
+        #    schedule (reversed: inputs before the nodes computed from them).
         index = {}
         nodes: List[Value] = []
         for v in inputs:
             index[id(v)] = len(nodes)
             nodes.append(v)
-        add = nodes.append
         gates: dict = {}  # id of a fused w·x+b node made before tracing -> its gates
         for root in outs:
-            stack = [root]
-            push, pop = stack.append, stack.pop
-            while stack:
-                v = stack[-1]
+            for v in topological_order(root):
                 if id(v) in index:
-                    pop()
                     continue
-                op = v._fn
-                pending = False
-                if op is not None and op.nary:
+                if v._fn is not None and v._fn.kind == "nary":
                     # Made outside the traced function (tracing itself records gates):
                     # the tape replays it as its * and + gates, which it vectorizes.
                     g = gates.get(id(v))
                     if g is None:
                         g = gates[id(v)] = _as_gates(v)  # the dict keeps g alive
-                    if id(g) in index:
-                        index[id(v)] = index[id(g)]
-                        pop()
-                    else:
-                        push(g)
+                    for u in topological_order(g):
+                        if id(u) not in index:
+                            index[id(u)] = len(nodes)
+                            nodes.append(u)
+                    index[id(v)] = index[id(g)]
                     continue
-                if op is not None:
-                    if op.binary and id(v._b) not in index:
-                        push(v._b)
-                        pending = True
-                    if id(v._a) not in index:
-                        push(v._a)
-                        pending = True
-                if not pending:
-                    index[id(v)] = len(nodes)
-                    add(v)
-                    pop()
+                index[id(v)] = len(nodes)
+                nodes.append(v)
         n = len(nodes)
         n_in = len(inputs)
         self.n_inputs = n_in
