@@ -21,11 +21,12 @@ returns, on any exception too (Ctrl-C included).  Leaves accumulate their gradie
 """
 from __future__ import annotations
 
-import math
-from typing import Any, List, Optional
+from typing import Any, List
 
 from . import ops
-from .value import STATE, Value, _as_number, _describe
+from .errors import _backward_error, _check_grads, _describe
+from .modes import STATE
+from .value import Value, _as_number
 
 __all__ = ["schedule", "topological_order", "backprop", "local_terms", "input_names"]
 
@@ -356,28 +357,3 @@ def _graph_pass(order: List[Value], seed: Any) -> None:
         raise _backward_error(v, e) from None
     finally:
         STATE.grad_enabled = prev
-
-
-def _check_grads(v: Value, grads: tuple, inputs: Optional[tuple] = None) -> None:
-    """detect_anomaly: refuse a non-finite gradient, naming the op, input and rule."""
-    for i, g in enumerate(grads):
-        if not math.isfinite(g):
-            fn = v._fn
-            if inputs is None:  # a binary or one-input gate: input i, its rule
-                where = f"input {i} {_describe(v.parents[i])}"
-                rule = f", local derivative {fn.rule(i, v.const)}"
-            else:  # one term of a fused neuron
-                where, rule = f"input {_describe(inputs[i])}", ""
-            raise FloatingPointError(
-                f"detect_anomaly: backward of {fn.name} ({v.gate}) produced gradient "
-                f"{g!r} for {where}; upstream grad {v.grad!r}{rule}; output {_describe(v)}")
-
-
-def _backward_error(v: Value, e: Exception) -> Exception:
-    fn = v._fn
-    ins = ", ".join(_describe(p) for p in v.parents)
-    const = f" with constant {v._b!r}" if fn.kind == "folded" else ""
-    cls = type(e) if isinstance(e, (ArithmeticError, ValueError)) else ValueError
-    rules = ", ".join(fn.rule(i, v.const) for i in range(len(fn.derivs)))
-    return cls(f"backward of {fn.name} ({v.gate}): local derivative "
-               f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}")

@@ -20,51 +20,18 @@ in the table and records one node through :func:`_record`; the backward pass liv
 """
 from __future__ import annotations
 
-import functools
-import math
 from numbers import Real
 from typing import Any, Iterator, Optional, Sequence, Union
 
 from . import ops
+from .errors import _check_finite, _forward_error
+from .modes import STATE, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import Op
 
 __all__ = ["Value", "affine", "local_terms", "no_grad", "enable_grad", "is_grad_enabled",
            "detect_anomaly", "topological_order", "Number"]
 
 Number = Union[int, float]
-
-
-class _State:
-    """Engine switches: graph recording, anomaly checks, and the tape's tracing guard.
-    ``plain`` (recording on, no anomaly checks) is kept up to date for the hot path."""
-    __slots__ = ("_grad_enabled", "_anomaly", "tracing", "plain")
-
-    def __init__(self) -> None:
-        self._grad_enabled = True
-        self._anomaly = False
-        self.tracing = False
-        self.plain = True
-
-    @property
-    def grad_enabled(self) -> bool:
-        return self._grad_enabled
-
-    @grad_enabled.setter
-    def grad_enabled(self, on: bool) -> None:
-        self._grad_enabled = bool(on)
-        self.plain = self._grad_enabled and not self._anomaly
-
-    @property
-    def anomaly(self) -> bool:
-        return self._anomaly
-
-    @anomaly.setter
-    def anomaly(self, on: bool) -> None:
-        self._anomaly = bool(on)
-        self.plain = self._grad_enabled and not self._anomaly
-
-
-STATE = _State()
 
 
 def _as_number(x: Any, where: str) -> float:
@@ -83,42 +50,6 @@ def _to_float(x: Any, where: str) -> float:
     except OverflowError:  # an int past 1.8e308: say which number and where
         raise OverflowError(f"{where}: the integer {x!r:.40} is too large for a "
                             "float") from None
-
-
-def _describe(v: Any) -> str:
-    if isinstance(v, Value):
-        name = f"'{v.label}'" if v.label else "unlabelled"
-        return f"{v.data!r} (node {name})"
-    return repr(v)
-
-
-def _forward_error(op: Op, err: Exception, a: "Value", b: Any) -> Exception:
-    """Rewrite a bare ``math domain error`` into one naming op, inputs and labels."""
-    if op.kind == "binary":
-        inputs = f"inputs {_describe(a)} and {_describe(b)}"
-    elif op.kind == "folded":
-        inputs = f"input {_describe(a)} with constant {b!r}"
-    else:
-        inputs = f"input {_describe(a)}"
-    why = _PLAIN.get(str(err)) or (
-        "the result is too large for a float" if isinstance(err, OverflowError)
-        else str(err) or type(err).__name__)
-    domain = f"; defined for {op.domain}" if op.domain else ""
-    cls = type(err) if isinstance(err, (ArithmeticError, ValueError)) else ValueError
-    return cls(f"{op.name} ({op.doc}): {why} for {inputs}{domain}")
-
-
-_PLAIN = {"math domain error": "outside the domain",
-          "math range error": "the result is too large for a float",
-          "float division by zero": "division by zero"}
-
-
-def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
-    if not math.isfinite(data):
-        what = _describe(a) + (f", {_describe(b)}" if b is not None else "")
-        raise FloatingPointError(
-            f"detect_anomaly: forward of {op.name} ({op.label(b if op.kind == 'folded' else None)}) "
-            f"produced {data!r} from {what}")
 
 
 def _record(data: float, fn: Op, a: Any, b: Any) -> "Value":
@@ -448,64 +379,5 @@ _AFFINE = ops.AFFINE
 
 
 # --- switches ---------------------------------------------------------------------------
-
-class _Switch:
-    """Base for the context managers that flip one engine switch and restore it."""
-    attr = ""
-    value = True
-
-    def __enter__(self) -> "_Switch":
-        self._prev = getattr(STATE, self.attr)
-        setattr(STATE, self.attr, self.value)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        setattr(STATE, self.attr, self._prev)
-
-    def __call__(self, fn):
-        """Also usable as a decorator."""
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with type(self)():
-                return fn(*args, **kwargs)
-        return wrapped
-
-
-class no_grad(_Switch):
-    """Context manager: operations inside record no graph (results are leaves).
-
-        >>> w = Value(2.0)
-        >>> with no_grad():
-        ...     y = w * 3
-        >>> y.is_leaf
-        True
-    """
-    attr = "grad_enabled"
-    value = False
-
-
-class enable_grad(_Switch):
-    """Context manager: record the graph again inside a ``no_grad`` block."""
-    attr = "grad_enabled"
-    value = True
-
-
-class detect_anomaly(_Switch):
-    """Context manager: a NaN or inf made in a forward or backward step raises a
-    ``FloatingPointError`` naming the op, its inputs and their labels.
-
-        >>> with detect_anomaly():
-        ...     Value(1e308, label="big") * 10      # doctest: +IGNORE_EXCEPTION_DETAIL
-        Traceback (most recent call last):
-        FloatingPointError: detect_anomaly: forward of mul_const (*10) produced inf ...
-    """
-    attr = "anomaly"
-    value = True
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return STATE.grad_enabled
-
 
 from .backward import backprop, local_terms, topological_order  # noqa: E402 (needs Value)
