@@ -33,17 +33,6 @@ __all__ = ["schedule", "topological_order", "backprop", "local_terms", "input_na
 _OTHER = ops.OTHER_OPERAND  # a product's local derivative: its other operand
 
 
-def _inputs(v: Value) -> tuple:
-    """The Values ``v`` was computed from (``v.parents``; this is its fast path)."""
-    fn = v._fn
-    kind = fn.kind
-    if kind == "binary":
-        return (v._a, v._b)
-    if kind == "nary":
-        return v.parents
-    return (v._a,)
-
-
 def schedule(root: Value, leaves: bool = True) -> List[Value]:
     """The nodes of ``root``'s graph outputs-first, each once and after all its consumers.
 
@@ -66,29 +55,13 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
         while True:
             v = pop()
             add(v)
-            a, b = v._a, v._b
-            if type(a) is tuple:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
-                for p, q in zip(a, b):
+            if v._fn is not None:
+                for p in v.parents:
                     if leaves or p._fn is not None:
                         n = p._n - 1
                         p._n = n
                         if not n:
                             push(p)
-                    if type(q) is Value and (leaves or q._fn is not None):
-                        n = q._n - 1
-                        q._n = n
-                        if not n:
-                            push(q)
-            elif a is not None and (leaves or a._fn is not None):
-                n = a._n - 1
-                a._n = n
-                if not n:
-                    push(a)
-            if type(b) is Value and (leaves or b._fn is not None):
-                n = b._n - 1
-                b._n = n
-                if not n:
-                    push(b)
             if not ready:
                 break
     except BaseException:  # interrupted (Ctrl-C, MemoryError): leave no stale counts
@@ -155,7 +128,7 @@ def _reset_counts(root: Value) -> None:
         v = stack.pop()
         v._n = 0
         if v._fn is not None:
-            for p in _inputs(v):
+            for p in v.parents:
                 if id(p) not in seen:
                     seen.add(id(p))
                     stack.append(p)

@@ -88,16 +88,16 @@ def _number_operand(c: Any) -> Any:
     return NotImplemented
 
 
-# Value's operators are made from the op table by the three factories below.
+# Value's operators are made from the op table by the two factories below.
 
-def _binary_method(op: Op):
-    """``x (op) y``: a binary node for two Values, the folded twin for a number."""
-    forward = op.forward
-    kop = op.number_op
-    kforward = kop.forward
+def _operator(op: Op):
+    """``x (op) y``: for a binary op, a node of it on two Values, else of its folded twin
+    (``x + 1``); for a folded op, ``c (op) x`` with the number on the left (``1 / x``)."""
+    twin = op.number_op or op
+    forward, tforward = op.forward, twin.forward
 
     def method(self: "Value", other: Any) -> "Value":
-        if type(other) is Value:
+        if type(other) is Value and twin is not op:
             try:
                 data = forward(self.data, other.data)
             except (ArithmeticError, ValueError) as e:
@@ -107,26 +107,10 @@ def _binary_method(op: Op):
         if c is NotImplemented:
             return c
         try:
-            data = kforward(self.data, c)
+            data = tforward(self.data, c)
         except (ArithmeticError, ValueError) as e:
-            raise _forward_error(kop, e, self, c) from None
-        return _record(data, kop, self, c)
-    return method
-
-
-def _folded_method(op: Op):
-    """A number on the left, ``c (op) x``, as one folded gate (``1 + x``, ``1 / x``)."""
-    forward = op.forward
-
-    def method(self: "Value", other: Any) -> "Value":
-        c = _number_operand(other)
-        if c is NotImplemented:
-            return c
-        try:
-            data = forward(self.data, c)
-        except (ArithmeticError, ValueError) as e:
-            raise _forward_error(op, e, self, c) from None
-        return _record(data, op, self, c)
+            raise _forward_error(twin, e, self, c) from None
+        return _record(data, twin, self, c)
     return method
 
 
@@ -302,7 +286,7 @@ def _refuse_control_flow(what: str) -> None:
 
 def _install_methods() -> None:
     """Give Value one method per table entry: ``__add__``, ``__rsub__``, ``exp``..."""
-    makers = {"binary": _binary_method, "folded": _folded_method, "unary": _unary_method}
+    makers = {"binary": _operator, "folded": _operator, "unary": _unary_method}
     for op in ops.ALL:
         names = [op.dunder] if op.dunder else []
         if op.kind == "unary":
