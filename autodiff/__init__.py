@@ -2,10 +2,10 @@
 passes, the step explainer, function transforms and the compiled tape.
 
 The modules, in the order a reader meets them: :mod:`autodiff.ops` (the op table),
-:mod:`autodiff.value` (the node, its operators, the recording switches),
-:mod:`autodiff.backward` (one visit order and the passes that read it), then
-:mod:`autodiff.explain`, :mod:`autodiff.functional` and :mod:`autodiff.tape`, which
-build on them.  Nothing here imports ``nn`` or ``visualize`` (``import visualize``
+:mod:`autodiff.value` (the node and its operators), :mod:`autodiff.backward` (one visit
+order and the passes that read it), beside them :mod:`autodiff.modes` (``no_grad`` and
+friends) and :mod:`autodiff.errors` (the messages), then :mod:`autodiff.explain`,
+:mod:`autodiff.functional` and :mod:`autodiff.tape`, which build on them.  Nothing here imports ``nn`` or ``visualize`` (``import visualize``
 registers Jupyter's picture of a Value).
 
     >>> from autodiff import Value

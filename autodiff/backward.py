@@ -205,13 +205,17 @@ def _float_pass(root: Value, seed: float) -> None:
     its last input first (the order in which an input used twice by one node sums).
 
     This is backward's hot loop, and its fast paths are all here; none changes a result
-    bit.  It walks :func:`schedule`'s order itself, the same Kahn step on the same
-    counts, delivering gradients as it goes instead of listing the nodes first (on
-    the micrograd demo step built from Values, backward takes about 30% less time).  A
-    product's local derivative (``mul``, ``*c``, a neuron's terms: ``OTHER_OPERAND`` in
-    the table) is read from the other operand instead of calling the table's function.
-    tests/test_hostile_passes.py and the explainer's tests check that it visits the
-    nodes in the schedule's order and sums exactly as the explainer does.
+    bit.  Measured on the micrograd demo step built from Values (65,000 nodes, CPU
+    time): (1) it walks :func:`schedule`'s order itself, the same Kahn step on the same
+    counts, delivering gradients as it goes, where listing the nodes first and then
+    looping over the list takes twice as long (56 ms against 25 ms); (2) a product's
+    local derivative (``mul``, ``*c``: ``OTHER_OPERAND`` in the table) is read from the
+    other operand instead of calling the table's function (28 ms without); (3) a
+    derivative of 1.0 passes the upstream float on, a zero share is skipped and a first
+    share stored, so no new float is made where none is needed; (4) a fused neuron's
+    tuples are read directly, its terms being products.  tests/test_hostile_passes.py
+    and the explainer's tests check that the visit order and the sums are the
+    schedule's and the explainer's, bit for bit.
     """
     anomaly = STATE.anomaly
     ready = [root]

@@ -1,5 +1,5 @@
-"""`Value`, the scalar node of the computational graph, its operators, and the switches
-that govern recording (``no_grad``, ``enable_grad``, ``detect_anomaly``).
+"""`Value`, the scalar node of the computational graph, its operators, and ``affine``,
+a neuron's ``w·x+b`` as one node.
 
 A Value holds a float (``data``), its gradient (``grad``), an optional ``label``, the
 op-table entry that made it (``_fn``, see :mod:`autodiff.ops`) and its operands in two
@@ -9,7 +9,8 @@ folded gate such as ``x + 1``; the input and None of a unary gate; for a neuron'
 The slot ``_n`` is the backward schedule's per-node counter (zero between passes).
 There is no closure or dict per node: a node is one object for Python's cyclic garbage
 collector, and a graph is freed by reference counting.  Every operator looks its op up
-in the table and records one node through :func:`_record`; the backward pass lives in
+in the table and records one node through :func:`_record`, unless a switch of
+:mod:`autodiff.modes` (``no_grad``) says otherwise; the backward pass lives in
 :mod:`autodiff.backward`.
 
     >>> x = Value(2.0, label="x")

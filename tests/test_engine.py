@@ -492,3 +492,16 @@ def test_memory_per_node():
     per = bytes_per_node()
     print(f"bytes per recorded node: {per:.1f}")
     assert per <= 160
+
+
+def test_engine_imports_nothing_above_it():
+    """autodiff imports neither nn nor visualize (the SVG display of a Value is
+    registered by visualize), and the op slot is free for micrograd's string ``_op``."""
+    import subprocess
+    import sys
+    code = ("import sys, autodiff; autodiff.Value(1.0).exp().backward(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nn', 'visualize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    assert "_fn" in Value.__slots__ and "_op" not in Value.__slots__
