@@ -99,19 +99,30 @@ def _operator(op: Op):
 
     def method(self: "Value", other: Any) -> "Value":
         if type(other) is Value and twin is not op:
+            fn, b = op, other
             try:
                 data = forward(self.data, other.data)
             except (ArithmeticError, ValueError) as e:
                 raise _forward_error(op, e, self, other) from None
-            return _record(data, op, self, other)
-        c = _number_operand(other)
-        if c is NotImplemented:
-            return c
-        try:
-            data = tforward(self.data, c)
-        except (ArithmeticError, ValueError) as e:
-            raise _forward_error(twin, e, self, c) from None
-        return _record(data, twin, self, c)
+        else:
+            fn, b = twin, _number_operand(other)
+            if b is NotImplemented:
+                return b
+            try:
+                data = tforward(self.data, b)
+            except (ArithmeticError, ValueError) as e:
+                raise _forward_error(twin, e, self, b) from None
+        if not STATE.plain:
+            return _record(data, fn, self, b)
+        v = _new(Value)  # _record's node, made here: a call less per node (5% of a step)
+        v.data = data
+        v.grad = 0.0
+        v.label = ""
+        v._fn = fn
+        v._a = self
+        v._b = b
+        v._n = 0
+        return v
     return method
 
 
@@ -124,7 +135,17 @@ def _unary_method(op: Op):
             data = forward(self.data)
         except (ArithmeticError, ValueError) as e:
             raise _forward_error(op, e, self, None) from None
-        return _record(data, op, self, None)
+        if not STATE.plain:
+            return _record(data, op, self, None)
+        v = _new(Value)  # as in _operator
+        v.data = data
+        v.grad = 0.0
+        v.label = ""
+        v._fn = op
+        v._a = self
+        v._b = None
+        v._n = 0
+        return v
     method.__doc__ = (f"{op.doc}; local derivative {op.rule(0)}. "
                       f"Records one '{op.label()}' node.")
     return method
