@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 import numpy as np
 
 __all__ = ["Op", "BINARY", "FOLDED", "UNARY", "NARY", "ALL", "get", "fmt_number",
-           "OTHER_OPERAND", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
+           "OTHER_OPERAND", "affine_inputs", "exp", "log", "sqrt", "sin", "cos", "tanh",
+           "sigmoid", "step", "sign"]
 
 
 def fmt_number(c: float) -> str:
@@ -340,7 +341,8 @@ def affine_inputs(ws: tuple, xs: tuple) -> Iterator[tuple]:
             yield x, 2, i - 1, w, x
 
 
-AFFINE = Op(name="affine", kind="nary", gate="w·x+b", expr="w·x+b", doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
+AFFINE = Op(name="affine", kind="nary", gate="w·x+b", expr="w·x+b",
+            doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
             forward=_dot, derivs=(1.0, _y, _x), formulas=("1", "x{i}", "w{i}"),
             inputs=("b", "w{i}", "x{i}"), split=affine_inputs)
 
