@@ -51,9 +51,9 @@ _PLAIN = {"math domain error": "outside the domain",
 def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
     if not math.isfinite(data):
         what = _describe(a) + (f", {_describe(b)}" if b is not None else "")
+        gate = op.label(b if op.kind == "folded" else None)
         raise FloatingPointError(
-            f"detect_anomaly: forward of {op.name} ({op.label(b if op.kind == 'folded' else None)}) "
-            f"produced {data!r} from {what}")
+            f"detect_anomaly: forward of {op.name} ({gate}) produced {data!r} from {what}")
 
 
 def _check_grads(v: "Value", grads: tuple, inputs: Optional[tuple] = None) -> None:

@@ -249,8 +249,8 @@ def _folded(name: str, gate: str, expr: str, forward: Callable, deriv: Any, form
 def _unary(name: str, gate: str, doc: str, forward: Callable, vforward: Callable,
            deriv: Callable, formula: str, **more: Any) -> Op:
     return Op(name=name, kind="unary", gate=gate, doc=doc, forward=forward,
-              expr=gate + "({x})", vforward=vforward, derivs=(deriv,), formulas=(formula,), inputs=("x",),
-              **more)
+              expr=gate + "({x})", vforward=vforward, derivs=(deriv,), formulas=(formula,),
+              inputs=("x",), **more)
 
 
 def _binary(name: str, symbol: str, forward: Callable, derivs: tuple, formulas: tuple,
