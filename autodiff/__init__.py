@@ -5,8 +5,9 @@ The modules, in the order a reader meets them: :mod:`autodiff.ops` (the op table
 :mod:`autodiff.value` (the node and its operators), :mod:`autodiff.backward` (one visit
 order and the passes that read it), beside them :mod:`autodiff.modes` (``no_grad`` and
 friends) and :mod:`autodiff.errors` (the messages), then :mod:`autodiff.explain`,
-:mod:`autodiff.functional` and :mod:`autodiff.tape`, which build on them.  Nothing here imports ``nn`` or ``visualize`` (``import visualize``
-registers Jupyter's picture of a Value).
+:mod:`autodiff.functional` and :mod:`autodiff.tape`, which build on them.  Nothing
+here imports ``nn`` or ``visualize`` (``import visualize`` registers Jupyter's picture
+of a Value).
 
     >>> from autodiff import Value
     >>> x = Value(-1.0, label="x")
