@@ -337,8 +337,9 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     shares added in another order, so its last bits can differ.  It records one node
     where the sum records two per input, and a training step of an MLP is mostly these
     nodes: ten times fewer of them for the garbage collector to walk.  ``w`` and ``b``
-    are Values; an ``x_i`` may be a Value or a number.  Under ``no_grad``, ``detect_anomaly`` or while tracing a tape, and for
-    weights that are not Values, it records the sum gate by gate instead.
+    are Values; an ``x_i`` may be a Value or a number.  Under ``no_grad``,
+    ``detect_anomaly`` or while tracing a tape, and for weights that are not Values, it
+    records the sum gate by gate instead.
 
         >>> w, x = [Value(2.0), Value(-3.0)], [Value(-1.0), Value(-2.0)]
         >>> z = affine(w, x, Value(-3.0))
