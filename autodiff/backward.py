@@ -60,7 +60,7 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
                     if leaves or p._fn is not None:
                         n = p._n - 1
                         p._n = n
-                        if not n:
+                        if n == 0:
                             push(p)
             if not ready:
                 break
@@ -71,8 +71,9 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
 
 
 # Speed habits of the loops below and in _float_pass, each worth up to 2x on them: a
-# node's inputs are taken one by one from its slots (`_a`, then `_b` when it holds a
-# Value; a fused neuron's two tuples) rather than looped over as a tuple; and a loop is
+# node's inputs are taken one by one from its slots (`_a`, then `_b` for a binary op; a
+# fused neuron's two tuples) rather than looped over as a tuple; counts are compared
+# with `== 0` (specialized) rather than tested for truth (a C call); and a loop is
 # `while True` with its test at the bottom, since CPython 3.11 specializes a loop's
 # bytecode on its first call only when the loop ends in an unconditional jump.
 
@@ -83,14 +84,14 @@ def _count(root: Value, leaves: bool) -> None:
     push, pop = stack.append, stack.pop
     while True:
         v = pop()
-        a, b = v._a, v._b
-        if type(a) is tuple:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
-            for p in a + b:
+        kind = v._fn.kind
+        if kind == "nary":  # a fused neuron: (b, w0, ...) and (1, x0, ...)
+            for p in v._a + v._b:
                 if type(p) is not Value:
                     continue
                 if p._fn is not None:
                     n = p._n
-                    if not n:
+                    if n == 0:
                         push(p)
                         if not leaves:
                             p.grad = 0.0
@@ -98,19 +99,21 @@ def _count(root: Value, leaves: bool) -> None:
                 elif leaves:
                     p._n += 1
         else:
+            a = v._a
             if a._fn is not None:
                 n = a._n
-                if not n:
+                if n == 0:
                     push(a)
                     if not leaves:
                         a.grad = 0.0
                 a._n = n + 1
             elif leaves:
                 a._n += 1
-            if type(b) is Value:
+            if kind == "binary":
+                b = v._b
                 if b._fn is not None:
                     n = b._n
-                    if not n:
+                    if n == 0:
                         push(b)
                         if not leaves:
                             b.grad = 0.0
@@ -227,10 +230,11 @@ def _float_pass(root: Value, seed: float) -> None:
         while True:
             v = pop()
             fn = v._fn
+            kind = fn.kind
             g = v.grad
             a = v._a
             b = v._b
-            if type(b) is Value:  # binary
+            if kind == "binary":
                 da, db = fn.derivs
                 if da is _OTHER:
                     ga = g * b.data
@@ -251,14 +255,14 @@ def _float_pass(root: Value, seed: float) -> None:
                 if a._fn is not None:
                     n = a._n - 1
                     a._n = n
-                    if not n:
+                    if n == 0:
                         push(a)
                 if b._fn is not None:
                     n = b._n - 1
                     b._n = n
-                    if not n:
+                    if n == 0:
                         push(b)
-            elif type(a) is tuple:  # a fused neuron: b*1 + w0*x0 + ..., each term a product
+            elif kind == "nary":  # a fused neuron: b*1 + w0*x0 + ..., each term a product
                 for p, q in zip(reversed(a), reversed(b)):
                     if type(q) is Value:
                         gq = g * p.data
@@ -276,12 +280,12 @@ def _float_pass(root: Value, seed: float) -> None:
                     if p._fn is not None:
                         n = p._n - 1
                         p._n = n
-                        if not n:
+                        if n == 0:
                             push(p)
                     if type(q) is Value and q._fn is not None:
                         n = q._n - 1
                         q._n = n
-                        if not n:
+                        if n == 0:
                             push(q)
             else:  # one input, and a constant or None in b
                 d = fn.derivs[0]
@@ -298,7 +302,7 @@ def _float_pass(root: Value, seed: float) -> None:
                 if a._fn is not None:
                     n = a._n - 1
                     a._n = n
-                    if not n:
+                    if n == 0:
                         push(a)
             if not ready:
                 break
