@@ -84,8 +84,8 @@ def _count(root: Value, leaves: bool) -> None:
     push, pop = stack.append, stack.pop
     while True:
         v = pop()
-        kind = v._fn.kind
-        if kind == "nary":  # a fused neuron: (b, w0, ...) and (1, x0, ...)
+        fn = v._fn
+        if fn.nary:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
             for p in v._a + v._b:
                 if type(p) is not Value:
                     continue
@@ -109,7 +109,7 @@ def _count(root: Value, leaves: bool) -> None:
                 a._n = n + 1
             elif leaves:
                 a._n += 1
-            if kind == "binary":
+            if fn.binary:
                 b = v._b
                 if b._fn is not None:
                     n = b._n
@@ -230,11 +230,10 @@ def _float_pass(root: Value, seed: float) -> None:
         while True:
             v = pop()
             fn = v._fn
-            kind = fn.kind
             g = v.grad
             a = v._a
             b = v._b
-            if kind == "binary":
+            if fn.binary:
                 da, db = fn.derivs
                 if da is _OTHER:
                     ga = g * b.data
@@ -248,11 +247,20 @@ def _float_pass(root: Value, seed: float) -> None:
                     gb = g * db(x, y, out)
                 if anomaly:
                     _check_grads(v, (ga, gb))
-                if gb:  # 0.0 adds nothing: skip it; a first share is stored, not added
-                    b.grad = b.grad + gb if b.grad else gb
-                if ga:
-                    a.grad = a.grad + ga if a.grad else ga
-                if a._fn is not None:
+                # A zero share is skipped (it adds nothing); a node's first share is
+                # stored, not added to 0.0; a leaf accumulates, across passes too.
+                if b._fn is None:
+                    if gb:
+                        b.grad += gb
+                else:
+                    if gb:
+                        b.grad = b.grad + gb if b.grad else gb
+                if a._fn is None:
+                    if ga:
+                        a.grad += ga
+                else:
+                    if ga:
+                        a.grad = a.grad + ga if a.grad else ga
                     n = a._n - 1
                     a._n = n
                     if n == 0:
@@ -262,7 +270,7 @@ def _float_pass(root: Value, seed: float) -> None:
                     b._n = n
                     if n == 0:
                         push(b)
-            elif kind == "nary":  # a fused neuron: b*1 + w0*x0 + ..., each term a product
+            elif fn.nary:  # a fused neuron: b*1 + w0*x0 + ..., each term a product
                 for p, q in zip(reversed(a), reversed(b)):
                     if type(q) is Value:
                         gq = g * p.data
@@ -297,9 +305,12 @@ def _float_pass(root: Value, seed: float) -> None:
                     ga = g * d(a.data, b, v.data)
                 if anomaly:
                     _check_grads(v, (ga,))
-                if ga:
-                    a.grad = a.grad + ga if a.grad else ga
-                if a._fn is not None:
+                if a._fn is None:
+                    if ga:
+                        a.grad += ga
+                else:
+                    if ga:
+                        a.grad = a.grad + ga if a.grad else ga
                     n = a._n - 1
                     a._n = n
                     if n == 0:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
@@ -188,20 +188,16 @@ class Op:
     number_op: Optional["Op"] = None
     split: Optional[Callable[[Any, Any], Iterator[tuple]]] = None
 
+    # ``kind`` as two flags, derived here: backward's loops test them on every node
+    binary: bool = field(init=False)
+    nary: bool = field(init=False)
+
     def __post_init__(self) -> None:
         if self.vforward is None:
             object.__setattr__(self, "vforward", self.forward)
+        object.__setattr__(self, "binary", self.kind == "binary")
+        object.__setattr__(self, "nary", self.kind == "nary")
         assert len(self.derivs) == len(self.formulas) == len(self.inputs), self.name
-
-    @property
-    def binary(self) -> bool:
-        """Two Value inputs (``x * y``)."""
-        return self.kind == "binary"
-
-    @property
-    def nary(self) -> bool:
-        """Inputs listed by :attr:`split` (``affine``)."""
-        return self.kind == "nary"
 
     def label(self, const: Optional[float] = None) -> str:
         """The gate's label; folded ops put their constant in: ``'+{c}' -> '+1'``."""
