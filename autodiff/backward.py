@@ -211,9 +211,9 @@ def _float_pass(root: Value, seed: float) -> None:
     bit.  Measured on the micrograd demo step built from Values (65,000 nodes, CPU
     time): (1) it walks :func:`schedule`'s order itself, the same Kahn step on the same
     counts, delivering gradients as it goes, where listing the nodes first and then
-    looping over the list takes twice as long (56 ms against 25 ms); (2) a product's
+    looping over the list takes twice as long (53 ms against 23 ms); (2) a product's
     local derivative (``mul``, ``*c``: ``OTHER_OPERAND`` in the table) is read from the
-    other operand instead of calling the table's function (28 ms without); (3) a
+    other operand instead of calling the table's function (25 ms without); (3) a
     derivative of 1.0 passes the upstream float on, a zero share is skipped and a first
     share stored, so no new float is made where none is needed; (4) a fused neuron's
     tuples are read directly, its terms being products.  tests/test_hostile_passes.py
