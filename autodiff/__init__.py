@@ -1,4 +1,13 @@
-"""gradwire's engine: the scalar `Value`, its op table, and function transforms.
+"""gradwire's engine: the scalar `Value` and its op table, the backward schedule and
+passes, the step explainer, function transforms and the compiled tape.
+
+The modules, in the order a reader meets them: :mod:`autodiff.ops` (the op table),
+:mod:`autodiff.value` (the node and its operators), :mod:`autodiff.backward` (one visit
+order and the passes that read it), beside them :mod:`autodiff.modes` (``no_grad`` and
+friends) and :mod:`autodiff.errors` (the messages), then :mod:`autodiff.explain`,
+:mod:`autodiff.functional` and :mod:`autodiff.tape`, which build on them.  Nothing
+here imports ``nn`` or ``visualize`` (``import visualize`` registers Jupyter's picture
+of a Value).
 
     >>> from autodiff import Value
     >>> x = Value(-1.0, label="x")
@@ -8,13 +17,13 @@
     0.21
 """
 from . import ops
-from . import micrograd_compat  # gives Value micrograd's _prev and _backward()
+from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,  # first:
+                    no_grad, topological_order)  # value and backward import each other
+from . import micrograd_compat  # gives Value micrograd's _op, _prev and _backward()
 from .explain import Step, backward_steps, chain_rule, forward_steps
 from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
                          value_and_grad)
 from .tape import Tape, TapeMismatchError, compile
-from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,
-                    no_grad, topological_order)
 
 __all__ = ["Value", "affine", "ops", "no_grad", "enable_grad", "is_grad_enabled",
            "detect_anomaly", "topological_order", "gradients", "grad",

@@ -30,15 +30,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import ops
 from .micrograd_compat import ForeignNode, as_graph
 from .ops import Op
-from .value import Value, local_terms, topological_order
+from .backward import input_names as _formula_inputs
+from .backward import local_terms, schedule, topological_order
+from .value import Value
 
 __all__ = ["Step", "forward_steps", "backward_steps", "chain_rule", "ChainRule",
            "node_names", "fmt", "gradients_of", "graph_order", "input_names"]
-
-# How a folded gate reads as a formula, per op name ({x}: the input, {c}: the constant).
-_FOLDED = {"add_const": "{x} + {c}", "sub_const": "{x} - {c}", "rsub_const": "{c} - {x}",
-           "mul_const": "{x} * {c}", "div_const": "{x} / {c}", "rdiv_const": "{c}/{x}",
-           "pow_const": "{x}^{c}", "rpow_const": "{c}^{x}"}
 
 MAX_PRECISION = 12
 
@@ -88,15 +85,7 @@ def factors_text(values: List[float], product: float, precision: int) -> List[st
 
 def formula(op: Op, const: Optional[float], x: str, y: str = "y") -> str:
     """The gate as a formula of its operand names: ``1/x``, ``x + 1``, ``exp(x)``, ``x * y``."""
-    if op.kind == "binary":
-        return f"{x} {op.symbol} {y}"
-    if op.kind == "unary":
-        return f"{op.label()}({x})"
-    if op.nary:
-        return op.label()
-    from .ops import fmt_number
-    return _FOLDED.get(op.name, "{x} " + op.label(const))\
-        .replace("{x}", x).replace("{c}", fmt_number(const))
+    return op.text(x, y, const)
 
 
 def _is_number(s: str) -> bool:
@@ -168,15 +157,6 @@ def input_names(v: Any, names: Dict[int, str]) -> List[str]:
                 out.append(names[id(q)] if isinstance(q, Value) else f"x{k - 1}")
         return out
     return [names[id(p)] for p in v.parents]
-
-
-def _nary_name(i: int, terms: list) -> str:
-    """``b``, ``w0``, ``x0``, ``w1``... for input ``i`` of a fused node, read off the
-    rules (input w_k's rule is ``x{k}``; the bias's is ``1``)."""
-    rule = terms[i][2]
-    if rule == "1":
-        return "b"
-    return ("w" if rule[0] == "x" else "x") + rule[1:]
 
 
 @dataclass
@@ -276,8 +256,10 @@ def forward_steps(root: Any, precision: int = 2) -> List[Step]:
 
 
 def _backward_order(root: Any) -> List[Any]:
-    """The order ``Value.backward`` visits nodes in: Kahn's algorithm on a stack, a binary
-    node's second input pushed before its first (mirrors ``value._backprop``)."""
+    """The order ``Value.backward`` visits nodes in: the engine's schedule for a gradwire
+    graph; for another micrograd-style graph, Kahn's algorithm on a stack."""
+    if isinstance(root, Value):
+        return schedule(root)
     pending: Dict[int, int] = {}
     stack, seen = [root], {id(root)}
     while stack:
@@ -318,8 +300,8 @@ def backward_steps(root: Any, precision: int = 2, seed: float = 1.0,
         >>> from autodiff import Value
         >>> x = Value(3.0, label="x")
         >>> for line in backward_steps(x * x)[0].text_lines(): print(line)
-        d(x * y)/dx = y = 3.00;  1.00 x 3.00 = 3.00  -> x
-        d(x * y)/dy = x = 3.00;  1.00 x 3.00 = 3.00  -> x;  dL/dx = 3.00 + 3.00 = 6.00
+        d(x * y)/dx = y = 3.00;  1.00 x 3.00 = 3.00  -> x;  dL/dx = 3.00 + 3.00 = 6.00
+        d(x * y)/dy = x = 3.00;  1.00 x 3.00 = 3.00  -> x
     """
     root = _root(root, "backward_steps")
     check_precision(precision, "backward_steps")
@@ -347,11 +329,9 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
             grads[id(v)] = g
         op = _op(v)
         terms = _terms(v)
-        nary = op is not None and op.nary
-        # the engine adds into a fresh 0.0 for every node: same additions, same order (a
-        # fused w·x+b node sends to its inputs last first, so an input it uses three
-        # times gets the same sum bit for bit)
-        order_i = range(len(terms) - 1, -1, -1) if nary else range(len(terms))
+        # the engine adds into a fresh 0.0 for every node and sends to a gate's inputs
+        # last first: the same additions in the same order give the same sums bit for bit
+        order_i = range(len(terms) - 1, -1, -1)
         prods: List[Optional[float]] = [None] * len(terms)
         totals: List[Optional[float]] = [None] * len(terms)
         sums = [""] * len(terms)
@@ -379,8 +359,9 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
         if not text:
             continue
         lines = []
+        wrts = _formula_inputs(v) if isinstance(v, Value) else ["x", "y"]
         for i, (p, local, rtext) in enumerate(terms):
-            wrt = _nary_name(i, terms) if nary else ("x" if i == 0 else "y")
+            wrt = wrts[i]
             if op is None:
                 lines.append(f"d({v.gate})/d{names[id(p)]}: formula unknown to gradwire")
                 continue

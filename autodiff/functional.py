@@ -19,7 +19,8 @@ import math
 from numbers import Integral, Real
 from typing import Any, Callable, Sequence, Union
 
-from .value import Value, _as_number, _backprop, enable_grad, topological_order
+from .backward import backprop as _backprop
+from .value import Value, _as_number, enable_grad, topological_order
 
 __all__ = ["gradients", "grad", "value_and_grad", "hessian", "gradcheck",
            "GradcheckError"]

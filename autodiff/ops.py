@@ -1,32 +1,35 @@
-"""The op table: every operation gradwire knows, defined exactly once.
+"""The op table: every operation gradwire knows, each declared once as an :class:`Op`.
 
-Each entry is an :class:`Op` holding the op's name, the label a diagram draws on its
-gate, its forward function on plain floats, and its local derivatives.  A local
-derivative is a function ``d(x, y, out)`` of the op's input ``x``, its second operand
-``y`` (the other Value, the folded-in constant, or ``None`` for a unary op) and its
-output ``out``; it is written with polymorphic math (``+ - * / **`` and the helpers
-below) so the same formula runs on floats (ordinary ``backward``) and on Values
-(``create_graph=True``, higher-order gradients).  The engine, the step explainer, the
-diagrams and the compiled tape all read these entries; adding an op is one entry here
-plus its row in the tests.  Ops come in four kinds, grouped below: *binary* (two
-Values), *folded* (a Value and a number, drawn as one gate such as ``+1`` or ``*-1``,
-as in the lecture's sigmoid circuit), *unary*, and one *n-ary* op, ``affine``: a
-neuron's ``z = w·x + b`` as a single gate, which is what keeps an MLP's graph (and the
-garbage collector's work) small.
+An entry names its op, the label a diagram draws on its gate, its forward on floats (and
+on numpy arrays, for the compiled tape), its local derivatives, and those derivatives
+as formula text in the names of its inputs.  A local derivative is a constant or a
+function ``d(x, y, out)`` of the input ``x``, the second operand ``y`` (the other Value,
+the folded-in constant, or ``None`` for a unary op) and the output ``out``, written with
+polymorphic math (``+ - * / **`` and the helpers below), so one formula runs on floats
+(``backward``), on Values (``create_graph=True``) and on arrays (the tape).  The engine,
+the explainer, the diagrams and the tape all read these entries; ``tests/test_ops.py``
+checks each against finite differences and PyTorch, and evaluates each formula text
+against its derivative.  Ops come in four kinds, grouped below: *folded* (a Value and a
+number, drawn as one gate such as ``+1`` or ``*-1``, as in the lecture's sigmoid
+circuit), *binary* (two Values), *unary*, and one *n-ary* op, ``affine``: a neuron's
+``z = b + w·x`` as one gate, which keeps an MLP's graph (and the garbage collector's
+work) small.
 
-    >>> ADD_C.label(1.0), MUL_C.label(-1.0), RDIV_C.label(1.0)
-    ('+1', '*-1', '1/x')
+    >>> ADD_C.label(1.0), MUL_C.label(-1.0), RDIV_C.label(1.0), DIV.rule(1)
+    ('+1', '*-1', '1/x', '-x/y^2')
 """
 from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Callable, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
 __all__ = ["Op", "BINARY", "FOLDED", "UNARY", "NARY", "ALL", "get", "fmt_number",
-           "OTHER_OPERAND", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
+           "OTHER_OPERAND", "affine_inputs", "exp", "log", "sqrt", "sin", "cos", "tanh",
+           "sigmoid", "step", "sign"]
 
 
 def fmt_number(c: float) -> str:
@@ -75,37 +78,40 @@ tanh = _poly("tanh", math.tanh, np.tanh)
 sigmoid = _poly("sigmoid", _sigmoid, _sigmoid_array)
 
 
+# NaN goes through every op as in PyTorch: comparisons are written so that a NaN takes
+# PyTorch's branch (relu(nan) = nan and relu'(nan) = 1, as `x <= 0` is False; sign(nan) = 0).
+
 def step(x: Any) -> Any:
-    """Heaviside step as a constant: 1.0 where x > 0, else 0.0 (relu's derivative)."""
+    """Heaviside step as a constant: 0.0 where x <= 0, else 1.0 (relu's derivative)."""
     if type(x) is np.ndarray:
-        return (x > 0).astype(float)       # (np.where is ten times slower here)
-    return 1.0 if x > 0 else 0.0
+        return np.logical_not(x <= 0).astype(float)  # np.where is ten times slower here
+    return 0.0 if x <= 0 else 1.0
 
 
 def sign(x: Any) -> Any:
-    """Sign as a constant: 1.0, -1.0, or 0.0 at zero (abs's derivative, as PyTorch)."""
+    """Sign as a constant: 1.0, -1.0, or 0.0 at zero and NaN (abs's derivative, as PyTorch)."""
     if type(x) is np.ndarray:
         return (x > 0).astype(float) - (x < 0)
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
 def _relu(x: float) -> float:
-    return x if x > 0.0 else 0.0
+    return 0.0 if x <= 0.0 else x
+
+
+def _relu_d(x: Any, y: Any, out: Any) -> Any:
+    """relu's local derivative, step(x); floats first, as backward calls it per node."""
+    if type(x) is float:
+        return 0.0 if x <= 0.0 else 1.0
+    return step(x)
 
 
 def _relu_array(x: np.ndarray) -> np.ndarray:
-    # _relu's floats, without a branch per element: fmax gives 0 for nan and -inf, and
-    # + 0.0 turns -0.0 into 0.0 (and leaves every other number as it is)
-    out = np.fmax(x, 0.0)
+    # _relu's floats without a branch per element (np.where is ten times slower): maximum
+    # keeps nan and maps -inf to 0; + 0.0 turns -0.0 into 0.0 and leaves the rest as is
+    out = np.maximum(x, 0.0)
     out += 0.0
     return out
-
-
-def _relu_local(x: Any, y: Any, out: Any) -> Any:
-    """relu's local derivative, step(x); floats first, as backward calls it per node."""
-    if type(x) is float:
-        return 1.0 if x > 0.0 else 0.0
-    return step(x)
 
 
 def _pow(x: float, y: float) -> float:
@@ -113,6 +119,15 @@ def _pow(x: float, y: float) -> float:
     if type(r) is complex:  # Python returns a complex root for (-8.0) ** 0.5
         raise ValueError("a negative base with a fractional exponent has no real result")
     return r
+
+
+def _pow_dx(x: Any, y: Any, out: Any) -> Any:
+    """d(x**y)/dx = y*x**(y-1), and 0 where y == 0 (as PyTorch: also at x = 0 or NaN)."""
+    if type(y) is np.ndarray:
+        return np.where(y == 0, 0.0, y * x ** (y - 1.0))
+    if (y if isinstance(y, (int, float)) else y.data) == 0:
+        return 0.0
+    return y * x ** (y - 1.0)
 
 
 def _log_base(x: Any) -> Any:
@@ -126,75 +141,6 @@ def _log_base(x: Any) -> Any:
     return 0.0 if xd == 0 else math.nan
 
 
-# --- the entry ------------------------------------------------------------------------
-
-class Op:
-    """One operation: name, gate label, forward, local derivatives, and its rule text.
-
-    ``kind`` is ``"binary"``, ``"folded"``, ``"unary"`` or ``"nary"``.  ``derivs`` holds one
-    local derivative per differentiable input (two for binary ops, one otherwise), each a
-    constant or a function ``d(x, y, out)`` (see :meth:`local`); an n-ary op is a sum over
-    pairs ``(w_i, x_i)`` and its two derivatives are those of one pair's term.  ``rules``
-    the same derivatives as text, for the explainer, e.g. ``"-1/x^2"``.  ``domain`` says
-    in words where the forward is defined, for error messages.  ``vforward`` is the
-    forward on numpy arrays (the compiled tape's replay); the derivative functions
-    accept arrays as they are, through the polymorphic helpers.
-
-        >>> EXP.forward(0.0), EXP.local(0, 0.0, None, 1.0)
-        (1.0, 1.0)
-    """
-
-    __slots__ = ("name", "_label", "kind", "forward", "vforward", "derivs", "rules",
-                 "domain", "binary", "nary", "doc", "symbol", "dunder", "number_op")
-
-    def __init__(self, name: str, label: str, kind: str, forward: Callable[..., float],
-                 derivs: tuple, rules: tuple, doc: str, domain: str = "",
-                 symbol: str = "", dunder: str = "",
-                 number_op: Optional["Op"] = None,
-                 vforward: Optional[Callable[..., Any]] = None) -> None:
-        self.name = name
-        self._label = label
-        self.kind = kind
-        self.forward = forward
-        # The same forward on numpy arrays (the compiled tape's replay); the float
-        # forward itself when its arithmetic already works elementwise.
-        self.vforward = forward if vforward is None else vforward
-        self.derivs = derivs
-        self.rules = rules
-        self.doc = doc
-        self.domain = domain
-        self.binary = kind == "binary"
-        self.nary = kind == "nary"
-        self.symbol = symbol  # infix symbol for formulas ("+", "*", ...), "" for calls
-        # The Python operator this op implements on Value ("__add__", "__rsub__"), and
-        # for a binary op, its folded twin used when the other operand is a number.
-        self.dunder = dunder
-        self.number_op = number_op
-
-    def label(self, const: Optional[float] = None) -> str:
-        """The gate's label; folded ops put their constant in: ``'+{c}' -> '+1'``."""
-        if "{c}" in self._label:
-            return self._label.replace("{c}", fmt_number(const))
-        return self._label
-
-    def local(self, i: int, x: Any, y: Any, out: Any) -> Any:
-        """Local derivative d out / d input ``i`` at the given (float or Value) point."""
-        d = self.derivs[i]
-        return d if type(d) is float else d(x, y, out)
-
-    def rule(self, i: int = 0, const: Optional[float] = None,
-             term: Optional[int] = None) -> str:
-        """Local derivative of input ``i`` as text, constant substituted; for an n-ary
-        op, ``term`` numbers the pair: ``AFFINE.rule(0, term=3) -> 'x3'``."""
-        r = self.rules[i]
-        if "{i}" in r:
-            r = r.replace("{i}", "" if term is None else str(term))
-        return r.replace("{c}", fmt_number(const)) if "{c}" in r else r
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r}, label={self._label!r}, kind={self.kind!r})"
-
-
 def _y(x, y, out):
     return y
 
@@ -204,9 +150,172 @@ def _x(x, y, out):
 
 
 # A product's local derivative is its other operand: d(x*y)/dx = y, d(x*y)/dy = x, and
-# d(x*c)/dx = c.  Entries say so with ``(_y, _x)`` or ``(_y,)``, and the engine's backward
-# reads the operand directly when it sees this function, instead of calling it.
+# d(x*c)/dx = c.  Entries say so with ``(_y, _x)`` or ``(_y,)``; backward reads the
+# operand itself where it sees this function (tests/test_ops.py checks the marking).
 OTHER_OPERAND = _y
+
+
+# --- the entry ------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
+class Op:
+    """One operation: its name, gate label, forward, local derivatives and their text.
+
+    ``kind`` is ``"binary"``, ``"folded"``, ``"unary"`` or ``"nary"``.  ``derivs`` holds
+    one local derivative per input named in ``inputs`` (a constant or ``d(x, y, out)``,
+    see :meth:`local`) and ``formulas`` the same derivatives as text in those names; in a
+    folded op ``{c}`` stands for the constant, in an n-ary op ``{i}`` for the term's
+    number.  ``expr`` is the forward as text (``'{c}/{x}'``: its inputs in braces).
+    ``gate`` is the label drawn on the gate (``{c}`` again for the constant),
+    ``symbol`` the infix operator of a binary op, ``doc`` what it computes, ``domain``
+    where its forward is defined (for error messages).  ``vforward`` is the forward on
+    numpy arrays (default: ``forward``, when its arithmetic works elementwise).  ``dunder``
+    is the Python operator it implements on Value, ``number_op`` a binary op's folded
+    twin for a number operand, ``split`` an n-ary op's inputs (see :func:`affine_inputs`).
+
+        >>> EXP.forward(0.0), EXP.local(0, 0.0, None, 1.0), EXP.rule(0)
+        (1.0, 1.0, 'e^x')
+    """
+    name: str
+    kind: str
+    gate: str
+    doc: str
+    forward: Callable[..., Any]
+    derivs: Tuple[Any, ...]
+    formulas: Tuple[str, ...]
+    inputs: Tuple[str, ...]
+    expr: str
+    vforward: Optional[Callable[..., Any]] = None
+    domain: str = ""
+    symbol: str = ""
+    dunder: str = ""
+    number_op: Optional["Op"] = None
+    split: Optional[Callable[[Any, Any], Iterator[tuple]]] = None
+
+    # ``kind`` as two flags, derived here: backward's loops test them on every node
+    binary: bool = field(init=False)
+    nary: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.vforward is None:
+            object.__setattr__(self, "vforward", self.forward)
+        object.__setattr__(self, "binary", self.kind == "binary")
+        object.__setattr__(self, "nary", self.kind == "nary")
+        assert len(self.derivs) == len(self.formulas) == len(self.inputs), self.name
+
+    def label(self, const: Optional[float] = None) -> str:
+        """The gate's label; folded ops put their constant in: ``'+{c}' -> '+1'``."""
+        if "{c}" in self.gate:
+            return self.gate.replace("{c}", fmt_number(const))
+        return self.gate
+
+    def local(self, i: int, x: Any, y: Any, out: Any) -> Any:
+        """Local derivative d out / d input ``i`` at the given (float or Value) point."""
+        d = self.derivs[i]
+        return d if type(d) is float else d(x, y, out)
+
+    def rule(self, i: int = 0, const: Optional[float] = None,
+             term: Optional[int] = None) -> str:
+        """Local derivative of input ``i`` as text, the constant put in; for an n-ary
+        op, ``term`` numbers the pair: ``AFFINE.rule(1, term=3) -> 'x3'``."""
+        return _fill(self.formulas[i], const, term)
+
+    def text(self, x: str = "x", y: str = "y", const: Optional[float] = None) -> str:
+        """The forward as a formula of the given input names: ``RDIV_C.text('n1',
+        const=2.0) -> '2/n1'``."""
+        return self.expr.format(x=x, y=y, c="" if const is None else fmt_number(const))
+
+    def input_name(self, i: int, term: Optional[int] = None) -> str:
+        """Name of input ``i`` in the formulas: ``DIV.input_name(1) -> 'y'``."""
+        return _fill(self.inputs[i], None, term)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, gate={self.gate!r}, kind={self.kind!r})"
+
+
+def _fill(text: str, const: Optional[float], term: Optional[int]) -> str:
+    if "{i}" in text:
+        text = text.replace("{i}", "" if term is None else str(term))
+    return text.replace("{c}", fmt_number(const)) if "{c}" in text else text
+
+
+def _folded(name: str, gate: str, expr: str, forward: Callable, deriv: Any, formula: str,
+            **more: Any) -> Op:
+    return Op(name=name, kind="folded", gate=gate, expr=expr, forward=forward,
+              doc=expr.replace("{", "").replace("}", ""), derivs=(deriv,),
+              formulas=(formula,), inputs=("x",), **more)
+
+
+def _unary(name: str, gate: str, doc: str, forward: Callable, vforward: Callable,
+           deriv: Callable, formula: str, **more: Any) -> Op:
+    return Op(name=name, kind="unary", gate=gate, doc=doc, forward=forward,
+              expr=gate + "({x})", vforward=vforward, derivs=(deriv,), formulas=(formula,),
+              inputs=("x",), **more)
+
+
+def _binary(name: str, symbol: str, forward: Callable, derivs: tuple, formulas: tuple,
+            number_op: Op, dunder: str, **more: Any) -> Op:
+    return Op(name=name, kind="binary", gate=symbol, symbol=symbol, doc=f"x {symbol} y",
+              expr=f"{{x}} {symbol} {{y}}",
+              forward=forward, derivs=derivs, formulas=formulas, inputs=("x", "y"),
+              number_op=number_op, dunder=dunder, **more)
+
+
+# --- folded: a Value and a number c, one gate as in the slides ------------------------
+
+ADD_C = _folded("add_const", "+{c}", "{x} + {c}", operator.add, 1.0, "1", dunder="__radd__")
+SUB_C = _folded("sub_const", "-{c}", "{x} - {c}", operator.sub, 1.0, "1")
+RSUB_C = _folded("rsub_const", "{c}-x", "{c} - {x}", lambda x, c: c - x, -1.0, "-1",
+                 dunder="__rsub__")
+MUL_C = _folded("mul_const", "*{c}", "{x} * {c}", operator.mul, _y, "{c}", dunder="__rmul__")
+DIV_C = _folded("div_const", "/{c}", "{x} / {c}", operator.truediv,
+                lambda x, c, out: 1.0 / c, "1/{c}", domain="c != 0")
+RDIV_C = _folded("rdiv_const", "{c}/x", "{c}/{x}", lambda x, c: c / x,
+                 lambda x, c, out: -out / x, "-{c}/x^2", domain="x != 0",
+                 dunder="__rtruediv__")
+POW_C = _folded("pow_const", "**{c}", "{x}^{c}", _pow, _pow_dx, "{c}*x^({c}-1)",
+                domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0")
+RPOW_C = _folded("rpow_const", "{c}^x", "{c}^{x}", lambda x, c: _pow(c, x),
+                 lambda x, c, out: out * _log_base(c), "{c}^x*ln({c})",
+                 domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
+                 dunder="__rpow__")
+
+# --- binary: Value (op) Value ----------------------------------------------------------
+
+ADD = _binary("add", "+", operator.add, (1.0, 1.0), ("1", "1"), ADD_C, "__add__")
+SUB = _binary("sub", "-", operator.sub, (1.0, -1.0), ("1", "-1"), SUB_C, "__sub__")
+MUL = _binary("mul", "*", operator.mul, (_y, _x), ("y", "x"), MUL_C, "__mul__")
+DIV = _binary("div", "/", operator.truediv,
+              (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+              ("1/y", "-x/y^2"), DIV_C, "__truediv__", domain="y != 0")
+POW = _binary("pow", "**", _pow, (_pow_dx, lambda x, y, out: out * _log_base(x)),
+              ("y*x^(y-1)", "x^y*ln(x)"), POW_C, "__pow__",
+              domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0")
+
+# --- unary ------------------------------------------------------------------------------
+
+EXP = _unary("exp", "exp", "e^x", math.exp, np.exp, lambda x, y, out: out, "e^x",
+             domain="x <= 709.78 (larger overflows a float)")
+LOG = _unary("log", "log", "natural logarithm", math.log, np.log,
+             lambda x, y, out: 1.0 / x, "1/x", domain="x > 0")
+SQRT = _unary("sqrt", "sqrt", "square root", math.sqrt, np.sqrt,
+              lambda x, y, out: 0.5 / out, "1/(2*sqrt(x))", domain="x >= 0")
+TANH = _unary("tanh", "tanh", "hyperbolic tangent", math.tanh, np.tanh,
+              lambda x, y, out: 1.0 - out * out, "1-tanh(x)^2")
+SIGMOID = _unary("sigmoid", "σ", "logistic sigmoid 1/(1+e^-x)", _sigmoid, _sigmoid_array,
+                 lambda x, y, out: out * (1.0 - out), "σ(x)*(1-σ(x))")
+RELU = _unary("relu", "relu", "max(0, x)", _relu, _relu_array, _relu_d, "0 if x<=0 else 1")
+ABS = _unary("abs", "abs", "|x|", abs, np.abs, lambda x, y, out: sign(x), "sign(x)",
+             dunder="__abs__")
+SIN = _unary("sin", "sin", "sine", math.sin, np.sin, lambda x, y, out: cos(x), "cos(x)",
+             domain="x finite")
+COS = _unary("cos", "cos", "cosine", math.cos, np.cos, lambda x, y, out: -sin(x),
+             "-sin(x)", domain="x finite")
+
+# --- n-ary: a neuron's z = b + w0*x0 + w1*x1 + ..., one gate ---------------------------
+# The node keeps its operands as two tuples, (b, w0, w1, ...) and (1, x0, x1, ...), so
+# that the bias is the term b*1.  Each term is a product: d/dw_i = x_i, d/dx_i = w_i
+# (marked OTHER_OPERAND, as mul's), d/db = 1.  An x_i may be a number.
 
 
 def _dot(ws: Any, xs: Any) -> Any:
@@ -219,75 +328,23 @@ def _dot(ws: Any, xs: Any) -> Any:
     return z
 
 
-# --- folded: a Value and a number c, one gate as in the slides ------------------------
+def affine_inputs(ws: tuple, xs: tuple) -> Iterator[tuple]:
+    """The inputs of a fused node in the order of its parents (``b, w0, x0, w1, ...``),
+    each as ``(input, j, term, x, y)``: ``j`` indexes the entry's ``derivs``,
+    ``formulas`` and ``inputs``; ``(x, y) = (w_i, x_i)`` is the term's pair, at which the
+    derivative is taken.  An ``x_i`` that is a number is no input."""
+    yield ws[0], 0, None, ws[0], 1.0
+    for i in range(1, len(ws)):
+        w, x = ws[i], xs[i]
+        yield w, 1, i - 1, w, x
+        if not isinstance(x, (int, float)):
+            yield x, 2, i - 1, w, x
 
-ADD_C = Op("add_const", "+{c}", "folded", operator.add, (1.0,), ("1",), "x + c",
-           dunder="__radd__")
-SUB_C = Op("sub_const", "-{c}", "folded", operator.sub, (1.0,), ("1",), "x - c")
-RSUB_C = Op("rsub_const", "{c}-x", "folded", lambda x, c: c - x, (-1.0,), ("-1",),
-            "c - x", dunder="__rsub__")
-MUL_C = Op("mul_const", "*{c}", "folded", operator.mul, (_y,), ("{c}",), "x * c",
-           dunder="__rmul__")
-DIV_C = Op("div_const", "/{c}", "folded", operator.truediv,
-           (lambda x, c, out: 1.0 / c,), ("1/{c}",), "x / c", domain="c != 0")
-RDIV_C = Op("rdiv_const", "{c}/x", "folded", lambda x, c: c / x,
-            (lambda x, c, out: -out / x,), ("-{c}/x^2",), "c / x", domain="x != 0",
-            dunder="__rtruediv__")
-POW_C = Op("pow_const", "**{c}", "folded", _pow,
-           (lambda x, c, out: c * x ** (c - 1.0),), ("{c}*x^({c}-1)",), "x ** c",
-           domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0")
-RPOW_C = Op("rpow_const", "{c}^x", "folded", lambda x, c: _pow(c, x),
-            (lambda x, c, out: out * _log_base(c),), ("{c}^x*ln({c})",), "c ** x",
-            domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
-            dunder="__rpow__")
 
-# --- binary: Value (op) Value ----------------------------------------------------------
-
-ADD = Op("add", "+", "binary", operator.add, (1.0, 1.0), ("1", "1"),
-         "x + y", symbol="+", dunder="__add__", number_op=ADD_C)
-SUB = Op("sub", "-", "binary", operator.sub, (1.0, -1.0), ("1", "-1"),
-         "x - y", symbol="-", dunder="__sub__", number_op=SUB_C)
-MUL = Op("mul", "*", "binary", operator.mul, (_y, _x), ("y", "x"), "x * y", symbol="*",
-         dunder="__mul__", number_op=MUL_C)
-DIV = Op("div", "/", "binary", operator.truediv,
-         (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
-         ("1/y", "-x/y^2"), "x / y", domain="y != 0", symbol="/",
-         dunder="__truediv__", number_op=DIV_C)
-POW = Op("pow", "**", "binary", _pow,
-         (lambda x, y, out: y * x ** (y - 1.0), lambda x, y, out: out * _log_base(x)),
-         ("y*x^(y-1)", "x^y*ln(x)"), "x ** y",
-         domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0", symbol="**",
-         dunder="__pow__", number_op=POW_C)
-
-# --- unary ------------------------------------------------------------------------------
-
-EXP = Op("exp", "exp", "unary", math.exp, (lambda x, y, out: out,), ("e^x",), "e^x",
-         domain="x <= 709.78 (larger overflows a float)", vforward=np.exp)
-LOG = Op("log", "log", "unary", math.log, (lambda x, y, out: 1.0 / x,), ("1/x",),
-         "natural logarithm", domain="x > 0", vforward=np.log)
-SQRT = Op("sqrt", "sqrt", "unary", math.sqrt, (lambda x, y, out: 0.5 / out,),
-          ("1/(2*sqrt(x))",), "square root", domain="x >= 0", vforward=np.sqrt)
-TANH = Op("tanh", "tanh", "unary", math.tanh, (lambda x, y, out: 1.0 - out * out,),
-          ("1-tanh(x)^2",), "hyperbolic tangent", vforward=np.tanh)
-SIGMOID = Op("sigmoid", "σ", "unary", _sigmoid,
-             (lambda x, y, out: out * (1.0 - out),), ("σ(x)*(1-σ(x))",),
-             "logistic sigmoid 1/(1+e^-x)", vforward=_sigmoid_array)
-RELU = Op("relu", "relu", "unary", _relu, (_relu_local,),
-          ("1 if x>0 else 0",), "max(0, x)", vforward=_relu_array)
-ABS = Op("abs", "abs", "unary", abs, (lambda x, y, out: sign(x),), ("sign(x)",), "|x|",
-         dunder="__abs__")
-SIN = Op("sin", "sin", "unary", math.sin, (lambda x, y, out: cos(x),), ("cos(x)",),
-         "sine", domain="x finite", vforward=np.sin)
-COS = Op("cos", "cos", "unary", math.cos, (lambda x, y, out: -sin(x),), ("-sin(x)",),
-         "cosine", domain="x finite", vforward=np.cos)
-
-# --- n-ary: a neuron's z = w·x + b, one gate ------------------------------------------
-# The node keeps its operands as two tuples, (b, w0, w1, ...) and (1, x0, x1, ...): each
-# term is a product, so each pair's local derivatives are the other operand (d/dw_i =
-# x_i, d/dx_i = w_i, d/db = 1), marked OTHER_OPERAND like mul's.  An x_i may be a number.
-
-AFFINE = Op("affine", "w·x+b", "nary", _dot, (_y, _x), ("x{i}", "w{i}"),
-            "a neuron's z = b + w0*x0 + w1*x1 + ...")
+AFFINE = Op(name="affine", kind="nary", gate="w·x+b", expr="w·x+b",
+            doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
+            forward=_dot, derivs=(1.0, _y, _x), formulas=("1", "x{i}", "w{i}"),
+            inputs=("b", "w{i}", "x{i}"), split=affine_inputs)
 
 BINARY = (ADD, SUB, MUL, DIV, POW)
 FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)

@@ -53,8 +53,8 @@ _SUMMABLE = (ops.ADD, ops.ADD_C) if (type(_ADD_D) is float and _ADD_D == 1.0 and
                                      ops.ADD.derivs == (1.0, 1.0) and
                                      ops.ADD_C.derivs == (1.0,)) else ()
 _AFFINE = ops.AFFINE
-_DOTTABLE = (ops.MUL.derivs[0] is ops.OTHER_OPERAND and
-             ops.AFFINE.derivs[0] is ops.OTHER_OPERAND and bool(_SUMMABLE))
+_DOTTABLE = (ops.MUL.derivs[0] is ops.OTHER_OPERAND and ops.AFFINE.derivs[0] == 1.0 and
+             ops.AFFINE.derivs[1] is ops.OTHER_OPERAND and bool(_SUMMABLE))
 
 
 class ProgramError(ValueError):
@@ -236,7 +236,7 @@ def _parts(v: Value) -> Any:
     ``w·x+b`` node ``(ops.AFFINE, (w1..wk, x1..xk, b), k)``.  The one place that reads
     a node's internals (its op, operands, and a fused node's two tuples); a fused node
     with numbers among its x's is read as the same sum recorded gate by gate."""
-    op = v._op
+    op = v._fn
     if op is None:
         return None
     kind = op.kind

@@ -2,6 +2,7 @@
 accumulation, higher-order gradients, the switches (no_grad, enable_grad, detach,
 detect_anomaly), Python protocol behaviour, numerical stability, and the memory shape
 of a graph (one gc object per node, freed by reference counting, a million deep)."""
+import dataclasses
 import gc
 import math
 import tracemalloc
@@ -388,11 +389,12 @@ def test_detect_anomaly_backward_create_graph():
 def test_interrupted_backward_leaves_no_stale_state(monkeypatch):
     x = Value(0.3, label="x")
     a = x.exp()
-    y = a.tanh() * a
+    t = a.tanh()
+    y = t * a
 
     def interrupt(x, y, out):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ops.TANH, "derivs", (interrupt,))
+    monkeypatch.setattr(t, "_fn", dataclasses.replace(ops.TANH, derivs=(interrupt,)))
     with pytest.raises(KeyboardInterrupt):
         y.backward()
     with pytest.raises(KeyboardInterrupt):
@@ -490,3 +492,16 @@ def test_memory_per_node():
     per = bytes_per_node()
     print(f"bytes per recorded node: {per:.1f}")
     assert per <= 160
+
+
+def test_engine_imports_nothing_above_it():
+    """autodiff imports neither nn nor visualize (the SVG display of a Value is
+    registered by visualize), and the op slot is free for micrograd's string ``_op``."""
+    import subprocess
+    import sys
+    code = ("import sys, autodiff; autodiff.Value(1.0).exp().backward(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nn', 'visualize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    assert "_fn" in Value.__slots__ and "_op" not in Value.__slots__

@@ -28,11 +28,12 @@ def test_sigmoid_circuit_steps_gate_by_gate():
     assert [s.gate for s in fw] == ["*", "*", "+", "+", "*-1", "exp", "+1", "1/x"]
     assert [s.gate for s in bw] == ["1/x", "+1", "exp", "*-1", "+", "+", "*", "*"]
     assert not any(s.node.is_leaf for s in fw + bw)
-    # the last '*' gate sends to w1 and x1: each share arrives on its input's wire
+    # the last '*' gate (the '+' sends to its second input first, as the engine does)
+    # sends to w0 and x0: each share arrives on its input's wire
     last = bw[-1]
-    assert last.receivers == ("w1", "x1")
+    assert last.receivers == ("w0", "x0")
     g = gradients_of(f)
-    assert last.totals == (g[id(inputs[2])], g[id(inputs[3])])
+    assert last.totals == (g[id(inputs[0])], g[id(inputs[1])])
 
 
 def test_sigmoid_forward_steps_show_the_slides_values():
@@ -62,7 +63,7 @@ def test_sigmoid_backward_rule_lines():
     neg = next(s for s in steps if s.gate == "*-1")
     assert neg.rule == "d(x * -1)/dx = -1;  -0.20 x -1.00 = 0.20"
     # the first '*' gate: 0.20 x 2.00 would be 0.40, so the factor shows more digits
-    mul = steps[-2]
+    mul = next(s for s in steps if s.receivers == ("w0", "x0"))
     assert mul.text_lines() == [
         "d(x * y)/dx = y = -1.00;  0.20 x -1.00 = -0.20  -> w0",
         "d(x * y)/dy = x = 2.00;  0.1966 x 2.00 = 0.39  -> x0"]
@@ -112,8 +113,9 @@ def test_square_sends_two_contributions():
     x = Value(3.0, "x")
     steps = backward_steps(x * x)
     assert len(steps) == 1 and len(steps[0].products) == 2
-    assert steps[0].sums == ("", "dL/dx = 3.00 + 3.00 = 6.00")
-    assert steps[0].text_lines()[1].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
+    # the engine sends to the second input first: the first line's share completes x's sum
+    assert steps[0].sums == ("dL/dx = 3.00 + 3.00 = 6.00", "")
+    assert steps[0].text_lines()[0].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
 
 
 def _random_graph(rng):
@@ -163,11 +165,12 @@ def test_random_graphs_bit_for_bit(seed):
     assert set(g) == {id(v) for v in topological_order(out)}
     for v in topological_order(out):
         assert g[id(v)] == v.grad
-    # replaying the shares step by step gives each gate its upstream, bit for bit
+    # replaying the shares step by step (each gate sends to its last input first, as
+    # the engine does) gives each gate its upstream, bit for bit
     acc = {id(out): 1.0}
     for s in steps:
         assert acc[id(s.node)] == s.upstream == s.node.grad
-        for q, share, total in zip(s.inputs, s.products, s.totals):
+        for q, share, total in reversed(list(zip(s.inputs, s.products, s.totals))):
             acc[id(q)] = acc.get(id(q), 0.0) + share
             assert acc[id(q)] == total
 

@@ -63,7 +63,6 @@ def no_dot(tmp_path, monkeypatch):
 @pytest.mark.parametrize("expr, sets, fragments", [
     ("sqrt(x)", ["x=0"], ["backward pass of 'sqrt(x)'", "sqrt", "1/(2*sqrt(x))"]),
     ("x**0.5", ["x=0"], ["backward pass of 'x**0.5'", "**0.5"]),
-    ("x**x", ["x=0"], ["backward pass of 'x**x'"]),
     ("x*x", ["x=1e200"], ["'x*x': the value is not finite", "x = 1e+200", "--set"]),
     ("1/x", ["x=1e-310"], ["'1/x': the value is not finite", "1/x"]),
     ("x/y", ["x=1e300", "y=1e-300"], ["the value is not finite"]),

@@ -5,9 +5,11 @@ arithmetic operators, forwards bit-identical to plain Python floats.
 Adding an op to ``autodiff.ops`` adds one row to ``ROWS`` below: how to draw inputs
 in its domain, the Python expression that records it, and the same in PyTorch.
 """
+import dataclasses
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,15 +83,16 @@ def test_every_op_has_exactly_one_row():
 
 def test_other_operand_marks_only_products():
     """Backward reads the other operand instead of calling ``OTHER_OPERAND``; that is only
-    right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c."""
-    marked = [op for op in ops.ALL if op.derivs[0] is ops.OTHER_OPERAND]
-    assert {op.name for op in marked} == {"mul", "mul_const", "affine"}
-    for op in marked:
-        x, y = 1.5, -2.25
-        out = op.forward((x,), (y,)) if op.nary else op.forward(x, y)
-        assert out == x * y
-        assert [op.local(i, x, y, out) for i in range(len(op.derivs))] == \
-            ([y, x] if op.binary or op.nary else [y])
+    right where the entry really is a product: d(x*y) = (y, x), d(x*c) = c, and in a
+    neuron's b*1 + w0*x0 + ..., d/db = 1, d/dw_i = x_i, d/dx_i = w_i."""
+    marked = {op.name for op in ops.ALL if ops.OTHER_OPERAND in op.derivs}
+    assert marked == {"mul", "mul_const", "affine"}
+    x, y = 1.5, -2.25
+    assert [ops.MUL.local(i, x, y, x * y) for i in (0, 1)] == [y, x]
+    assert ops.MUL_C.local(0, x, y, x * y) == y
+    out = ops.AFFINE.forward((x,), (y,))
+    assert out == x * y
+    assert [ops.AFFINE.local(j, x, y, out) for j in (0, 1, 2)] == [1.0, y, x]
 
 
 def points(op):
@@ -205,3 +208,112 @@ def test_forward_bit_identical_to_python(name, rng):
 def test_negative_zero_survives():
     assert math.copysign(1.0, (Value(0.0) * -1.0).data) == -1.0
     assert math.copysign(1.0, (-Value(0.0)).data) == -1.0
+
+
+# --- the formula text of every entry is its derivative ---------------------------------
+
+def _sig(t):
+    return 1.0 / (1.0 + math.exp(-t))
+
+
+_NAMES = {"ln": math.log, "e": math.e, "sqrt": math.sqrt, "tanh": math.tanh, "sin": math.sin,
+          "cos": math.cos, "exp": math.exp, "σ": _sig, "sign": ops.sign}
+
+
+def formula_mismatches(op, n_points=N_POINTS):
+    """Evaluate each formula text of ``op`` (``^`` read as ``**``, the constant and term
+    number put in) in the names of its inputs, against ``op.local`` at the same points;
+    return the disagreements."""
+    bad = []
+    for inputs in points(op):
+        for j, text in enumerate(op.formulas):
+            if op.kind == "nary":  # one term w0*x0 (and the bias, b*1)
+                w, x = inputs[1], inputs[2]
+                env = {"w0": w, "x0": x, "b": inputs[0]}
+                want = op.local(j, inputs[0] if j == 0 else w, 1.0 if j == 0 else x, None)
+                src = text.replace("{i}", "0")
+            else:
+                x = inputs[0]
+                y = inputs[1] if len(inputs) > 1 else None
+                out = op.forward(x) if op.kind == "unary" else op.forward(x, y)
+                env = {"x": x, "y": y}
+                want = op.local(j, x, y, out)
+                src = text.replace("{c}", f"({y!r})")
+            got = eval(src.replace("^", "**"), {"__builtins__": {}}, {**_NAMES, **env})
+            if not close(got, want):
+                bad.append((op.name, j, text, inputs, got, want))
+    return bad
+
+
+@pytest.mark.parametrize("op", ops.ALL, ids=lambda op: op.name)
+def test_formula_text_is_the_derivative(op):
+    assert len(op.formulas) == len(op.derivs) == len(op.inputs)
+    assert not formula_mismatches(op)
+
+
+@pytest.mark.parametrize("name, wrong", [
+    ("log", "1/x^2"), ("sqrt", "1/sqrt(x)"), ("sin", "-cos(x)"), ("cos", "sin(x)"),
+    ("tanh", "1-tanh(x)"), ("sigmoid", "σ(x)"), ("rdiv_const", "{c}/x^2")])
+def test_an_edited_formula_fails_the_check(name, wrong):
+    op = ops.get(name)
+    assert formula_mismatches(dataclasses.replace(op, formulas=(wrong,)))
+
+
+def test_an_edited_binary_formula_fails_the_check():
+    assert formula_mismatches(dataclasses.replace(ops.DIV, formulas=("1/y", "-x/y")))
+    assert formula_mismatches(dataclasses.replace(ops.POW, formulas=("y*x^(y-1)", "x^y")))
+    assert formula_mismatches(dataclasses.replace(ops.AFFINE, formulas=("1", "w{i}", "w{i}")))
+
+
+def test_entries_are_frozen_and_keyword_only():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ops.EXP.derivs = ()
+    with pytest.raises(TypeError):
+        ops.Op("exp", "unary")  # positional arguments are refused
+    assert ops.DIV.rule(1) == "-x/y^2" and ops.DIV.input_name(1) == "y"
+    assert ops.RDIV_C.rule(0, 2.0) == "-2/x^2" and ops.RDIV_C.text("n1", const=2.0) == "2/n1"
+    assert ops.AFFINE.rule(1, term=3) == "x3" and ops.AFFINE.input_name(2, 3) == "x3"
+
+
+# --- NaN goes through every op as in PyTorch --------------------------------------------
+
+def same_or_both_nan(a, b):
+    return (math.isnan(a) and math.isnan(b)) or close(a, b)
+
+
+@pytest.mark.parametrize("op", ops.ALL, ids=lambda op: op.name)
+def test_nan_propagates_as_in_pytorch(op):
+    """A NaN in each input (and constant) in turn: forward and gradients match PyTorch
+    float64, NaN for NaN (relu(nan) is nan, relu'(nan) = 1, abs'(nan) = 0, as there)."""
+    k = n_diff(op)
+    base = points(op)[0]
+    for pos in range(len(base)):
+        inputs = list(base)
+        inputs[pos] = math.nan
+        leaves, out = record(op, inputs)
+        t_out, t_grad, _ = torch_reference(op, inputs)
+        assert same_or_both_nan(out.data, t_out), (op.name, inputs, out.data, t_out)
+        out.backward()
+        for i in range(k):
+            assert same_or_both_nan(leaves[i].grad, t_grad[i]), \
+                (op.name, inputs, i, leaves[i].grad, t_grad[i])
+
+
+def test_relu_of_nan_is_nan():
+    x = Value(math.nan)
+    y = x.relu()
+    y.backward()
+    assert math.isnan(y.data) and x.grad == 1.0  # as torch.relu
+    assert ops.RELU.vforward(np.array([math.nan, -1.0, 2.0]))[0] != 0.0
+
+
+def test_pow_with_exponent_zero_has_derivative_zero():
+    """d(x**0)/dx = 0 everywhere, also at x = 0 (PyTorch's convention; it raised
+    ZeroDivisionError) and at NaN."""
+    for xv in (0.0, 2.0, math.nan):
+        x = Value(xv)
+        (x ** 0.0).backward()
+        assert x.grad == 0.0
+        x, y = Value(xv), Value(0.0)
+        (x ** y).backward()
+        assert x.grad == 0.0

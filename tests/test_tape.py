@@ -53,7 +53,7 @@ def _apply(op, x, y=None):
     else:
         twin = [b for b in ops.BINARY if b.number_op is op]
         out = getattr(x, twin[0].dunder)(y) if twin else getattr(x, op.dunder)(y)
-    assert out._op is op, f"recorded {out.op}, wanted {op.name}"
+    assert out._fn is op, f"recorded {out.op}, wanted {op.name}"
     return out
 
 

@@ -11,7 +11,8 @@ import pytest
 import visualize
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
-from visualize.diagram import GraphTooLarge, GraphvizNotFound, draw, render, value_svg
+from visualize.diagram import (GraphTooLarge, GraphvizNotFound, draw, register_jupyter_display,
+                               render, value_svg)
 
 
 
@@ -190,14 +191,24 @@ def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
 
 
 def test_value_shows_inline_in_jupyter():
-    f, _ = sigmoid_circuit()
-    svg = f._repr_svg_()
-    assert svg.lstrip().startswith("<?xml") and "1/x" in svg
-    big = Value(1.0)
-    for _ in range(50):
-        big = big + 1
-    assert big._repr_svg_() is None  # too big: the text repr is shown
-    assert Value(2.0, "x")._repr_svg_() is None  # a leaf reads better as text
+    """visualize registers value_svg with IPython's SVG formatter: a Value displays as its
+    graph, and a graph too big (or a bare leaf) falls back to the text repr."""
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.display_formatter.formatters["image/svg+xml"].enabled = True  # as in a kernel
+    try:
+        assert register_jupyter_display(shell)
+        f, _ = sigmoid_circuit()
+        svg = shell.display_formatter.format(f)[0]["image/svg+xml"]
+        assert svg.lstrip().startswith("<?xml") and "1/x" in svg
+        big = Value(1.0)
+        for _ in range(50):
+            big = big + 1
+        assert "image/svg+xml" not in shell.display_formatter.format(big)[0]
+        assert "image/svg+xml" not in shell.display_formatter.format(Value(2.0, "x"))[0]
+    finally:
+        InteractiveShell.clear_instance()
+    assert not hasattr(Value, "_repr_svg_")  # the engine does not draw itself
 
 
 def test_autodiff_does_not_import_graphviz():

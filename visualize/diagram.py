@@ -49,8 +49,8 @@ from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 from autodiff.files import atomic_write
 
 __all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "LayoutTimeout",
-           "GREEN", "RED", "escape", "value_svg", "DEFAULT_MAX_NODES", "DEFAULT_TIMEOUT",
-           "LONG_WIRE_BUDGET"]
+           "GREEN", "RED", "escape", "value_svg", "register_jupyter_display",
+           "DEFAULT_MAX_NODES", "DEFAULT_TIMEOUT", "LONG_WIRE_BUDGET"]
 
 GREEN = "#1a7f37"   # forward values (the slides' green)
 RED = "#cf222e"     # gradients (the slides' red)
@@ -589,3 +589,19 @@ def value_svg(v: Value, max_nodes: int = 40, timeout: float = 5.0) -> Optional[s
                     timeout=timeout).pipe(format="svg", encoding="utf-8")
     except (GraphTooLarge, GraphvizNotFound):
         return None
+
+
+def register_jupyter_display(shell: Any = None) -> bool:
+    """Have Jupyter show a Value as its graph (``value_svg``) through IPython's SVG
+    display formatter; ``import visualize`` calls it for the running IPython, if any.
+    Returns whether a shell was found.  The engine itself knows nothing of Jupyter."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+        if shell is None:
+            return False
+    shell.display_formatter.formatters["image/svg+xml"].for_type(Value, value_svg)
+    return True
