@@ -185,7 +185,7 @@ class Program:
         self.n_vars += 1
         return v
 
-    def replace(self, eqns: List[Eqn], outputs: Optional[List[Var]] = None) -> "Program":
+    def replace(self, eqns: List[Eqn], outputs: Optional[List[Var]] = None) -> Program:
         """The same program with other equations (and outputs)."""
         return Program(
             self.name,
@@ -213,7 +213,7 @@ class Program:
     def producers(self) -> Dict[int, Eqn]:
         return {e.out.id: e for e in self.eqns}
 
-    def check(self) -> "Program":
+    def check(self) -> Program:
         """Raise :class:`ProgramError` unless every variable is defined once, before
         it is read, and every equation has the inputs its primitive takes."""
         defined = set()

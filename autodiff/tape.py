@@ -54,7 +54,7 @@ class TapeMismatchError(AssertionError):
     """The replay disagrees with the eager engine (raised by :meth:`Tape.check`)."""
 
 
-def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape":
+def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> Tape:
     """Trace ``fn`` and return a :class:`Tape` replaying it over batches.
 
     ``example`` is one sample (one value per argument of ``fn``: a number, or a list of

@@ -21,7 +21,8 @@ objective, ``obj(idx)``, instead adds the batch gradient to the Values' ``.grad`
     >>> model = MLP(2, [8, 1], seed=0)
     >>> obj = CompiledObjective(model, losses.hinge, X, y)
     >>> loss, scores = obj(np.arange(20))
-    >>> scores.shape, round(loss, 4) == round(losses.hinge([model(x) for x in X.tolist()], y).data, 4)
+    >>> eager = losses.hinge([model(x) for x in X.tolist()], y).data
+    >>> scores.shape, round(loss, 4) == round(eager, 4)
     ((20,), True)
 """
 

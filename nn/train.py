@@ -26,8 +26,8 @@ the update that produced it (see :meth:`Trainer.step`).
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -101,7 +101,7 @@ class DivergedError(FloatingPointError):
         step: int,
         loss: float,
         restored_to: int,
-        history: Optional["History"] = None,
+        history: Optional[History] = None,
     ) -> None:
         super().__init__(message)
         self.step, self.loss, self.restored_to = step, loss, restored_to

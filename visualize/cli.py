@@ -38,8 +38,8 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from autodiff import Value
-from autodiff.files import atomic_write
 from autodiff.examples import sigmoid_circuit
+from autodiff.files import atomic_write
 from nn.datasets import DATASETS
 
 __all__ = [
@@ -527,6 +527,7 @@ def _train(
     compile: bool,
 ):
     import numpy as np
+
     import nn
     from nn import datasets
 
@@ -559,7 +560,7 @@ def _train(
     if loss == "bce" and classes > 2:
         raise CLIError(f"--loss bce is for two classes; {dataset} has {classes} (use --loss ce)")
     nout = classes if loss == "ce" else 1
-    sizes = hidden + [nout]
+    sizes = [*hidden, nout]
     nparams = _parameter_count(X.shape[1], sizes)
     if nparams > MAX_PARAMETERS:
         raise CLIError(
@@ -622,6 +623,7 @@ def _plot_boundary(model, X, y, history, path: str, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from . import plot_decision_boundary, plot_history
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))

@@ -46,8 +46,8 @@ import graphviz
 
 from autodiff import Value
 from autodiff.explain import fmt, graph_order
-from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 from autodiff.files import atomic_write
+from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 
 __all__ = [
     "draw",

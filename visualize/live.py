@@ -121,7 +121,7 @@ class LiveView:
         if len(self.losses) % self.every == 0:
             self.update()
 
-    def run(self, steps: int) -> "LiveView":
+    def run(self, steps: int) -> LiveView:
         """Train ``steps`` updates now (blocking), stopping early if paused."""
         steps = _count(steps, "LiveView.run")
         for _ in range(steps):
@@ -137,7 +137,7 @@ class LiveView:
         """True while a background run started by :meth:`start` is making steps."""
         return self._task is not None and not self._task.done()
 
-    def start(self, steps: int) -> "LiveView":
+    def start(self, steps: int) -> LiveView:
         """Train ``steps`` updates in the background (in a notebook), so Pause and Step
         work while it runs; returns at once.  The run ends by itself after ``steps``
         updates, at Pause or at :meth:`stop`.  Outside a notebook (or without a running

@@ -42,8 +42,8 @@ from typing import Any, Dict, List
 from autodiff import Value
 from autodiff.explain import (
     _backward,
-    check_precision,
     chain_rule,
+    check_precision,
     fmt,
     forward_steps,
     graph_order,
@@ -123,7 +123,7 @@ class Stepper:
                 {
                     "phase": "forward",
                     "node": dot_id[id(s.node)],
-                    "names": [s.name] + read,
+                    "names": [s.name, *read],
                     "caption": f"Forward {k}/{len(fw)}: gate {s.gate} reads {ins} "
                     f"and computes {s.rule}",
                     "show": [[dot_id[id(s.node)], "v", fmt(s.value, p), fmt(s.value, p)]],
@@ -152,7 +152,7 @@ class Stepper:
                 {
                     "phase": "backward",
                     "node": dot_id[id(s.node)],
-                    "names": [s.name] + list(s.receivers),
+                    "names": [s.name, *s.receivers],
                     "caption": f"Backward {k}/{len(bw)}: gate {s.gate} (output {s.name}, "
                     f"d{out}/d{s.name} = {up}) sends upstream x local to each "
                     f"input:\n  {lines}",
