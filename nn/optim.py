@@ -48,6 +48,16 @@ __all__ = [
 # --- checking hyper-parameters ---------------------------------------------------------
 
 
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
+def _is_int(x: object) -> bool:
+    """True for an integer (Python's or numpy's), bools excluded."""
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
+
 def _number(x: Any, what: str, ok: Callable[[float], bool], need: str) -> float:
     """x as a float when it is a finite real number (not a bool) for which ``ok`` holds;
     else TypeError/ValueError saying ``what`` must be ``need``."""
@@ -149,6 +159,9 @@ class Optimizer:
     """Base class: holds the parameters, the step count ``t`` and the learning rate."""
 
     gradient_free = False
+    # Each optimizer defines ``step(closure=None)``, one update; a gradient-free one
+    # evaluates ``closure()`` and returns the best loss so far.
+    step: Callable[..., Optional[float]]
 
     def __init__(self, params: Sequence[Value], lr: Union[float, Schedule]) -> None:
         params = list(params)
@@ -334,15 +347,14 @@ class Adam(Optimizer):
 
 class _Search(Optimizer):
     gradient_free = True
+    _candidate: Callable[[], list]  # the next parameters to try, one per method
 
     def __init__(self, params: Sequence[Value], scale: float, seed: Optional[int]) -> None:
         super().__init__(params, 0.0)
         self.scale = _number(
             scale, f"{type(self).__name__}: scale", lambda v: v > 0, "> 0 (a finite number)"
         )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0
-        ):
+        if seed is not None and (not _is_int(seed) or seed < 0):
             raise ValueError(
                 f"{type(self).__name__}: seed must be None or an int >= 0, got {seed!r:.40}"
             )

@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, NoReturn, Optional, Union, cast
 
 import numpy as np
 
 from autodiff import Value, no_grad
 
 from . import losses as _losses
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adam, Optimizer, _is_int, _is_real
 
 __all__ = ["Trainer", "fit", "History", "StepInfo", "predict", "accuracy", "DivergedError"]
 
@@ -142,11 +141,7 @@ def predict(model: Any, X: Any, classes: bool = False, threshold: float = 0.0) -
         >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0]]).shape
         (1, 3)
     """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, Real)
-        or not math.isfinite(threshold)
-    ):
+    if not _is_real(threshold) or not math.isfinite(threshold):
         raise ValueError(f"predict: threshold must be a finite number, got {threshold!r:.40}")
     rows = _rows(X, model.nin, "predict")
     with no_grad():
@@ -157,7 +152,7 @@ def predict(model: Any, X: Any, classes: bool = False, threshold: float = 0.0) -
 
 
 def _is_classes(y: np.ndarray) -> bool:
-    return y.ndim == 2 or (y.size > 0 and np.all(y == np.round(y)))
+    return y.ndim == 2 or (y.size > 0 and bool(np.all(y == np.round(y))))
 
 
 def _accuracy(out: np.ndarray, y: np.ndarray, threshold: float) -> float:
@@ -191,7 +186,7 @@ def _n_outputs(model: Any, row: list) -> int:
     return len(out) if isinstance(out, (list, tuple)) else 1
 
 
-def _threshold(model: Any, loss: Callable) -> float:
+def _threshold(model: Any, loss: Optional[Callable]) -> float:
     last = _out_activation(model) or "linear"
     if last == "sigmoid" or loss in (_losses.mse, _losses.l1):
         return 0.5
@@ -214,11 +209,7 @@ def accuracy(model: Any, X: Any, y: Any, threshold: Optional[float] = None) -> f
         raise ValueError(f"accuracy: {len(out)} rows in X but {len(y)} labels in y")
     if threshold is None:
         threshold = _threshold(model, None)
-    elif (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, Real)
-        or not math.isfinite(threshold)
-    ):
+    elif not _is_real(threshold) or not math.isfinite(threshold):
         raise ValueError(f"accuracy: threshold must be a finite number, got {threshold!r:.40}")
     return _accuracy(out, y, threshold)
 
@@ -274,7 +265,7 @@ class Trainer:
         optimizer: Union[Optimizer, str, None] = None,
         batch_size: Optional[int] = None,
         l2: float = 0.0,
-        seed: int = 0,
+        seed: Optional[int] = 0,
         compile: bool = False,
     ) -> None:
         self.model = model
@@ -286,9 +277,7 @@ class Trainer:
             raise ValueError("Trainer: X has no rows")
         if len(self.y) != n:
             raise ValueError(f"Trainer: {n} rows in X but {len(self.y)} targets in y")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0
-        ):
+        if seed is not None and (not _is_int(seed) or seed < 0):
             raise ValueError(f"Trainer: seed must be an int >= 0 (or None), got {seed!r:.40}")
         k = _n_outputs(model, self._rows[0])
         self.loss = _default_loss(model, self.y, k) if loss is None else _losses.get(loss)
@@ -329,7 +318,7 @@ class Trainer:
                 f"positive int, got {batch_size!r}"
             )
         self.batch_size = None if batch_size is None else int(batch_size)
-        if isinstance(l2, bool) or not (isinstance(l2, Real) and l2 >= 0 and math.isfinite(l2)):
+        if not (_is_real(l2) and l2 >= 0 and math.isfinite(l2)):
             raise ValueError(f"Trainer: l2 must be a number >= 0, got {l2!r:.40}")
         self.l2 = float(l2)
         self.rng = np.random.default_rng(seed)
@@ -417,7 +406,7 @@ class Trainer:
 
     def _diverged(
         self, loss: float, epoch: int, kept: str = "", cause: Optional[BaseException] = None
-    ) -> None:
+    ) -> NoReturn:
         """Stop on a non-finite loss at this step: put back the parameters from before
         the last update (they produced it) and raise DivergedError."""
         k = self.steps_done
@@ -428,7 +417,7 @@ class Trainer:
             else self._before_last is not None
         )
         if not kept and undone:
-            if self._compiled is None:
+            if self._compiled is None and self._before_last is not None:
                 for p, v in zip(self.optimizer.params, self._before_last):
                     p.data = v
             kept = (
@@ -452,7 +441,7 @@ class Trainer:
             history=self.history,
         ) from cause
 
-    def _update_diverged(self, i: int, value: float, loss: float, epoch: int) -> None:
+    def _update_diverged(self, i: int, value: float, loss: float, epoch: int) -> NoReturn:
         """Stop on an update that made parameter ``i`` non-finite (already undone)."""
         raise DivergedError(
             f"training diverged at step {self.steps_done} (epoch {epoch}): the "
@@ -506,7 +495,8 @@ class Trainer:
         epoch = self.epoch
         opt = self.optimizer
         if opt.gradient_free:
-            loss = opt.step(lambda: self.objective(idx)[0])
+            # a gradient-free step returns the best loss so far (a float, never None)
+            loss = cast(float, opt.step(lambda: self.objective(idx)[0]))
             if not math.isfinite(loss):
                 self._diverged(
                     loss,
@@ -591,7 +581,7 @@ def fit(
     batch_size: Optional[int] = None,
     tol: Optional[float] = None,
     l2: float = 0.0,
-    seed: int = 0,
+    seed: Optional[int] = 0,
     progress: bool = True,
     callback: Optional[Callable[[StepInfo], Any]] = None,
     compile: bool = False,
@@ -621,7 +611,7 @@ def fit(
     for name, v in (("steps", steps), ("epochs", epochs)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise ValueError(f"fit: {name} must be a positive int, got {v!r}")
-    if tol is not None and (isinstance(tol, bool) or not (isinstance(tol, Real) and tol >= 0)):
+    if tol is not None and not (_is_real(tol) and tol >= 0):
         raise ValueError(f"fit: tol must be a number >= 0, got {tol!r:.40}")
     if callback is not None and not callable(callback):
         raise TypeError(f"fit: callback must be a function(info), got {type(callback).__name__}")
