@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import gc
 from numbers import Integral
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -72,9 +72,10 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> Tape:
 # --- moving rows between the levels' arrays ---------------------------------------------------
 
 Loc = Tuple[int, int]  # where a variable lives: (level, row)
+Sel = Union[slice, np.ndarray]  # rows of a level: a slice, or an array of row indices
 
 
-def _sel(rows: List[int]) -> Any:
+def _sel(rows: List[int]) -> Sel:
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
     first = rows[0]
     if len(rows) == 1:
@@ -96,7 +97,10 @@ class _Rows:
     def __init__(self, locs: List[Optional[Loc]], batch: bool, per: int = 1) -> None:
         self.n = len(locs)
         self.batch = batch
-        self.zeros = None
+        self.zeros: Optional[Sel] = None
+        # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
+        self.pieces: List[Tuple[int, Sel, Sel, Sel, bool]]
+        self.single: Optional[Tuple[int, Sel]]  # (level, src) when one piece is all
         if self.n == 1 and locs[0] is not None:  # one variable: no bookkeeping
             lv, r = locs[0]
             one = slice(0, 1)
@@ -112,7 +116,6 @@ class _Rows:
             dst, src = by_level.setdefault(loc[0], ([], []))
             dst.append(pos)
             src.append(loc[1])
-        # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
         self.pieces = []
         for lv, (dst, src) in by_level.items():
             d = _sel(dst)
@@ -174,8 +177,8 @@ class _Rows:
                 g = G[lv] = np.zeros((rows, c.shape[1]))
             if distinct:
                 g[src] += c
-            else:
-                np.add.at(g, src, c)
+            else:  # rows repeat: src is an index array (a slice's rows are distinct)
+                np.add.at(g, cast(np.ndarray, src), c)
 
 
 # --- steps: one numpy call (or a few) over many equations --------------------------------------
