@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
@@ -95,12 +95,12 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.formula = formula
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         if self.formula and "required: EXPR" in message:
             message += " (give the formula first: --set takes every word after it)"
         raise CLIError(f"{message} (see '{self.prog} --help')")
 
-    def _parse_optional(self, arg: str):  # type: ignore[override]
+    def _parse_optional(self, arg: str):
         found = super()._parse_optional(arg)
         if (
             self.formula

@@ -95,15 +95,15 @@ class LayoutTimeout(GraphTooLarge):
     says what to try (a smaller graph, a longer ``timeout``)."""
 
 
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _check_timeout(timeout: Any, where: str) -> Optional[float]:
     if timeout is None:
         return None
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, numbers.Real)
-        or not timeout > 0
-        or not math.isfinite(timeout)
-    ):
+    if not _is_real(timeout) or not timeout > 0 or not math.isfinite(timeout):
         raise ValueError(
             f"{where}(timeout={timeout!r}): timeout must be a positive number "
             "of seconds (or None for no limit)"

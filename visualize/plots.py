@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from numbers import Real
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 import numpy as np
 from matplotlib.colors import to_hex, to_rgb
@@ -77,7 +77,7 @@ def tint(colour: Any, strength: float = 0.25) -> str:
     '#bfdcec'
     """
     rgb = np.asarray(to_rgb(colour))
-    return to_hex(strength * rgb + (1.0 - strength) * 1.0)
+    return to_hex(tuple(strength * rgb + (1.0 - strength) * 1.0))
 
 
 class PlotFigure(Figure):
@@ -144,8 +144,14 @@ def _new_figure(**kw: Any) -> PlotFigure:
     if "matplotlib.pyplot" in sys.modules or _in_kernel():
         import matplotlib.pyplot as plt
 
-        return plt.figure(FigureClass=PlotFigure, **kw)
+        # pyplot makes it of FigureClass; its stubs promise only a Figure
+        return cast(PlotFigure, plt.figure(FigureClass=PlotFigure, **kw))
     return PlotFigure(**kw)
+
+
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, Real) and not isinstance(x, bool)
 
 
 def _check_model(model: Any) -> Tuple[int, int]:
@@ -312,11 +318,7 @@ def plot_decision_boundary(
             f"resolution² grid points; raise visualize.plots.MAX_RESOLUTION to "
             f"go finer)"
         )
-    if threshold is not None and (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, Real)
-        or not math.isfinite(threshold)
-    ):
+    if threshold is not None and (not _is_real(threshold) or not math.isfinite(threshold)):
         raise ValueError(
             f"plot_decision_boundary(threshold={threshold!r}): threshold must be a finite number"
         )
@@ -411,7 +413,7 @@ def plot_history(history: Any, ax: Any = None) -> Figure:
         fig, axes = ax.figure, [ax]
     else:
         fig = _new_figure(figsize=(9 if has_acc else 5, 3.5), layout="constrained")
-        axes = list(np.atleast_1d(fig.subplots(1, 2 if has_acc else 1)))
+        axes = list(fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0])
     on = {"batch": " on each step's batch", "all": " on all rows"}.get(_what_loss(history), "")
     axes[0].plot(steps[: len(loss)], loss, color="#cf222e")
     axes[0].set_xlabel("step")
