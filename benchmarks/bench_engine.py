@@ -59,8 +59,9 @@ def _tracked_per_node(V, n: int = 20_000) -> float:
 
 
 def run(quick: bool = False) -> list:
-    from autodiff import Value
     from micrograd.engine import Value as MgValue
+
+    from autodiff import Value
 
     n_ours, n_mg, rounds = (10, 2, 1) if quick else (40, 4, 3)
     t = in_turns({"ours": lambda: _step_time("autodiff", n_ours),

@@ -18,7 +18,6 @@ import time
 from typing import Callable, List
 
 import numpy as np
-
 from common import best_time, demo_data, demo_step, value_mlp
 
 

@@ -53,7 +53,7 @@ def demo_step(V, model, params: List[Any], X: np.ndarray, y: np.ndarray, k: int)
     scores = list(map(model, inputs))
     losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
     data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = 1e-4 * sum((p * p for p in params))
+    reg_loss = 1e-4 * sum(p * p for p in params)
     total = data_loss + reg_loss
     for p in params:
         p.grad = 0

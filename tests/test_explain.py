@@ -5,8 +5,8 @@ import random
 import pytest
 
 from autodiff import Value, backward_steps, chain_rule, forward_steps, topological_order
-from autodiff.explain import Step, factors_text, fmt, gradients_of
 from autodiff.examples import sigmoid_circuit
+from autodiff.explain import Step, factors_text, fmt, gradients_of
 
 
 def test_sigmoid_backward_steps_equal_backward_bit_for_bit():

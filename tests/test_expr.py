@@ -6,7 +6,7 @@ import math
 import pytest
 
 from autodiff import Value, gradcheck
-from visualize.expr import (MAX_DEPTH, MAX_LENGTH, ExprError, build, parse_assignments, variables)
+from visualize.expr import MAX_DEPTH, MAX_LENGTH, ExprError, build, parse_assignments, variables
 
 SIGMOID = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 LECTURE = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)

@@ -15,7 +15,7 @@ import pytest
 from autodiff import Value, affine
 from nn import MLP
 from visualize import diagram, draw_network
-from visualize.diagram import (GraphTooLarge, LayoutTimeout, draw, render, value_svg)
+from visualize.diagram import GraphTooLarge, LayoutTimeout, draw, render, value_svg
 from visualize.expr import build
 from visualize.network import forward_numpy, layer_activations
 

@@ -13,7 +13,6 @@ from nn import MLP, Layer, ModelFileError, Neuron, datasets
 from nn.datasets import MAX_SAMPLES
 from nn.modules import MAX_FILE_BYTES, MAX_PARAMS
 
-
 # --- model sizes ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, count", [
@@ -175,7 +174,7 @@ def _load_with_timeout(path, unblock=None, timeout=5.0):
         try:
             MLP.load(path)
             result["error"] = None
-        except BaseException as e:  # noqa: BLE001 - handed to the test
+        except BaseException as e:  # handed to the test
             result["error"] = e
 
     t = threading.Thread(target=run, daemon=True)

@@ -8,12 +8,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from nn import MLP, Trainer, datasets  # noqa: E402
-from visualize import LiveView, live_training, plot_decision_boundary, plot_history  # noqa: E402
-from visualize import plots  # noqa: E402
+from nn import MLP, Trainer, datasets
+from visualize import (
+    LiveView,
+    live_training,
+    plot_decision_boundary,
+    plot_history,
+    plots,
+)
 
 
 @pytest.fixture

@@ -6,16 +6,14 @@ import html
 import math
 import re
 
+import micrograd.engine as mg
 import pytest
 
-import micrograd.engine as mg
-from autodiff import (Value, affine, backward_steps, chain_rule, ops,
-                      topological_order)
+from autodiff import Value, affine, backward_steps, chain_rule, ops, topological_order
 from autodiff.explain import gradients_of
 from autodiff.micrograd_compat import as_graph, micrograd_op
 from nn import MLP, Neuron
 from visualize import draw, draw_network, render, stepper
-
 
 # --- a Value as the micrograd lecture writes it, by hand ---------------------------------
 
@@ -309,6 +307,7 @@ def test_a_file_without_labels_loads_with_the_default_labels(tmp_path):
 
 def test_bad_labels_in_a_file_are_refused(tmp_path):
     import json
+
     from nn import ModelFileError
     m = MLP(2, [2, 1], seed=0)
     doc = m.to_dict()

@@ -35,7 +35,7 @@ def test_micrograd_demo_reaches_100_percent_on_moons():
         data_loss = sum(losses) * (1.0 / len(losses))
         # L2 regularization
         alpha = 1e-4
-        reg_loss = alpha * sum((p*p for p in model.parameters()))
+        reg_loss = alpha * sum(p*p for p in model.parameters())
         total_loss = data_loss + reg_loss
         # also get accuracy
         accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]

@@ -88,7 +88,7 @@ def test_search_needs_a_closure_and_records_no_graph():
     with pytest.raises(TypeError, match="needs a closure"):
         optim.RandomSearch([w]).step()
     seen = []
-    optim.RandomSearch([w], seed=0).step(lambda: seen.append((w * 2)) or seen[-1])
+    optim.RandomSearch([w], seed=0).step(lambda: seen.append(w * 2) or seen[-1])
     assert all(v.is_leaf for v in seen)  # evaluated under no_grad
 
 

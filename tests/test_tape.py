@@ -170,6 +170,7 @@ def test_table_sum_flattening_keeps_fanout_and_repeats():
 
 def _demo():
     from common import value_mlp
+
     from nn.datasets import moons
     X, y = moons(100, noise=0.1, seed=0)
     model, params = value_mlp(Value, [2, 16, 16, 1])
@@ -240,6 +241,7 @@ def test_tracing_100k_node_graphs():
     case, a chain of 100,001 nodes one per level, trace and replay (their tracing time
     is in bench_tape.py, not timed here)."""
     from bench_tape import _chain
+
     from nn import MLP
     model = MLP(16, [128, 128, 128, 1], seed=0, fused=False)
     for fn, example in ((model, [0.1] * 16), (_chain, 0.5)):

@@ -1,9 +1,8 @@
 """Diagrams: the lecture's sigmoid circuit, golden DOT text, escaping, guards and errors."""
+import html
 import os
 import re
 import subprocess
-
-import html
 
 import graphviz
 import pytest
@@ -12,8 +11,6 @@ import visualize
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 from visualize.diagram import GraphTooLarge, GraphvizNotFound, draw, render, value_svg
-
-
 
 
 def svg_texts(svg):

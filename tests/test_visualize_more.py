@@ -9,18 +9,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-from autodiff import Value  # noqa: E402
-from nn import MLP, Trainer, datasets, fit  # noqa: E402
-from visualize import (LiveView, draw_network, live_training, plot_decision_boundary,  # noqa: E402
-                       plot_history, stepper)
-from visualize import plots  # noqa: E402
-from visualize.demo import sigmoid_circuit, write_demo  # noqa: E402
-from visualize.network import forward_numpy, layer_activations  # noqa: E402
-
+from autodiff import Value
+from nn import MLP, Trainer, datasets, fit
+from visualize import (
+    LiveView,
+    draw_network,
+    live_training,
+    plot_decision_boundary,
+    plot_history,
+    plots,
+    stepper,
+)
+from visualize.demo import sigmoid_circuit, write_demo
+from visualize.network import forward_numpy, layer_activations
 
 
 @pytest.fixture(autouse=True)
