@@ -113,7 +113,7 @@ def _agree(sizes: List[int], X: np.ndarray, y: np.ndarray) -> float:
     for i in range(0, len(ps), 2):                 # per neuron: its weights, then b
         Wi, bi = ps[i].detach().numpy(), ps[i + 1].detach().numpy()
         for o in range(Wi.shape[1]):
-            theirs += list(Wi[:, o]) + [bi[o]]
+            theirs += [*Wi[:, o], bi[o]]
     return float(np.max(np.abs(ours_p - np.array(theirs))))
 
 

@@ -27,7 +27,7 @@ def _step_time(module: str, n: int) -> float:
 def _chain(V, n: int):
     x = V(0.5)
     v = x
-    for i in range(n // 2):
+    for _ in range(n // 2):
         v = (v * x) + 0.25  # a mul node and an add node per round
     return v
 

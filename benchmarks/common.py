@@ -43,7 +43,7 @@ def value_mlp(V: Callable[[float], Any], sizes: Sequence[int], seed: int = 1337)
             x = out
         return x[0] if len(x) == 1 else x
 
-    params = [p for layer in layers for w, b, _ in layer for p in w + [b]]
+    params = [p for layer in layers for w, b, _ in layer for p in [*w, b]]
     return model, params
 
 

@@ -173,7 +173,7 @@ def test_random_graphs_bit_for_bit(seed):
 
 
 def test_chain_rule_expansion_sigmoid():
-    f, (w0, x0, *_rest) = sigmoid_circuit()
+    f, (_w0, x0, *_rest) = sigmoid_circuit()
     cr = chain_rule(f, x0)
     assert cr.n_paths == 1 and len(cr.paths[0]) == 7
     assert cr.text.splitlines()[1] == (

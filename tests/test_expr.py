@@ -31,7 +31,7 @@ def test_sigmoid_circuit_matches_the_lecture():
 
 
 def test_numbers_fold_into_one_gate_like_the_slides():
-    f, leaves = build("1/(1+exp(-x))", {"x": 0.5})
+    f, _leaves = build("1/(1+exp(-x))", {"x": 0.5})
     gates = [v.gate for v in f.walk() if not v.is_leaf]
     assert gates == ["*-1", "exp", "+1", "1/x"]
 

@@ -139,7 +139,7 @@ def test_boundary_resolution_limit_is_documented_and_can_be_raised(moons, monkey
 
 
 def test_grid_is_evaluated_in_bounded_chunks(moons, monkeypatch):
-    model, X, y = moons
+    model, X, _y = moons
     seen = []
     real = plots.forward_numpy
 

@@ -5,6 +5,7 @@ gradwire's Value, and formulas read from the op table."""
 import html
 import math
 import re
+from pathlib import Path
 
 import micrograd.engine as mg
 import pytest
@@ -183,13 +184,13 @@ def test_diagram_render_and_stepper_on_micrograd_style_graphs(make, tmp_path):
         c = a * b + a
         out = (c.relu() + c ** 2) * b
     else:
-        o, v = lecture_neuron(LectureValue)
+        o, _v = lecture_neuron(LectureValue)
         out = o / (o + 2.0)  # **-1 and a leaf constant, as the lecture writes division
     out.backward()
     g = draw(out)
     assert "expected a Value" not in g.source and " -> " in g.source
     path = render(out, str(tmp_path / "graph.svg"))
-    assert open(path, encoding="utf-8").read().count("<svg") == 1
+    assert Path(path).read_text(encoding="utf-8").count("<svg") == 1
     s = stepper(out)
     root = as_graph(out)
     nodes = [n for n in _foreign_order(root)]
@@ -216,7 +217,7 @@ def _foreign_order(root):
 
 
 def test_lecture_class_labels_and_local_derivatives_in_captions():
-    o, v = lecture_neuron(LectureValue)
+    o, _v = lecture_neuron(LectureValue)
     o.label = "o"
     s = stepper(o)
     text = "\n".join(st["caption"] for st in s.steps)

@@ -58,7 +58,8 @@ def test_linear_decay_reproduces_micrograd_schedule():
 
 
 def test_step_and_exponential_decay():
-    assert [optim.StepDecay(0.8, every=2, gamma=0.5)(k) for k in range(5)] == [0.8, 0.8, 0.4, 0.4, 0.2]
+    decay = optim.StepDecay(0.8, every=2, gamma=0.5)
+    assert [decay(k) for k in range(5)] == [0.8, 0.8, 0.4, 0.4, 0.2]
     assert [optim.ExponentialDecay(1.0, 0.9)(k) for k in range(3)] == [1.0, 0.9, 0.9 ** 2]
 
 

@@ -141,7 +141,7 @@ def test_every_op_gradients_equal_eager_on_parameters(op):
         tape = compile(fn, float(x[0]))
         got = tape(x)
         tape.backward()
-        want, gin, gp = _eager(fn, ((v,) for v in x), [w, u])
+        want, _gin, gp = _eager(fn, ((v,) for v in x), [w, u])
         _close(got, want)
         _close([w.grad, u.grad], gp.sum(axis=0) / BATCH)
 
@@ -321,7 +321,7 @@ def test_multiple_outputs_and_explicit_upstream():
     _close(out[:, 1], np.tanh(X * Y))
     _close(out[:, 2], np.full(6, 0.25))
     up = rng.normal(size=(6, 3))
-    gx, gy = tape.backward(up, inputs=True)
+    gx, _gy = tape.backward(up, inputs=True)
     want_x = up[:, 0] * 0.5 + up[:, 1] * Y * (1 - np.tanh(X * Y) ** 2)
     _close(gx, want_x)
     _close(w.grad, np.sum(up[:, 0] * X) + np.sum(up[:, 2]) * 2 * 0.5)
@@ -458,7 +458,7 @@ def test_random_graphs_equal_eager(seed):
                        r.choice(unary)))
 
     def fn(x0, x1, x2):
-        pool = [x0, x1, x2] + params
+        pool = [x0, x1, x2, *params]
         for kind, i, j, c, name in recipe:
             a = pool[int(i * len(pool))]
             b = pool[int(j * len(pool))]
