@@ -258,7 +258,16 @@ class _OpStep(_Step):
         b = self.slots[1].get(vals, width) if self.op.kind == "binary" else self.const
         return (self.op.vforward(a) if b is None else self.op.vforward(a, b)), (a, b)
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
         a, b = saved
         out = vals[self.level]
         op = self.op
@@ -313,7 +322,16 @@ class _SumStep(_Step):
             out = out + self.offset
         return out, None
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
         self.terms.scatter(G, shapes, need, gr, False)  # d(sum)/d(term) = 1, the table's
 
 
@@ -348,7 +366,16 @@ class _DotStep(_Step):
             out += self.b.get(vals, 1)
         return out, (X, W)
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
         X, W = saved
         # d(w·x)/dx = w and d(w·x)/dw = x, the affine entry's "other operand" rule:
         if self.x.needed(need):

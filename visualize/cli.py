@@ -35,12 +35,28 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 from autodiff.files import atomic_write
 from nn.datasets import DATASETS
+
+if TYPE_CHECKING:  # numpy and nn's models are loaded only by the train command
+    import numpy as np
+
+    from nn import MLP, History
 
 __all__ = [
     "main",
@@ -100,7 +116,7 @@ class _Parser(argparse.ArgumentParser):
             message += " (give the formula first: --set takes every word after it)"
         raise CLIError(f"{message} (see '{self.prog} --help')")
 
-    def _parse_optional(self, arg: str):
+    def _parse_optional(self, arg: str) -> Any:  # its result's shape varies with Python
         found = super()._parse_optional(arg)
         if (
             self.formula
@@ -264,7 +280,7 @@ def _gradient_table(f: Value, leaves: Dict[str, Value], expr: str) -> str:
     return "\n".join(lines)
 
 
-def _path(option: str):
+def _path(option: str) -> Callable[[str], str]:
     """An argparse type for a file or folder name: not empty, no control characters."""
 
     def parse(text: str) -> str:
@@ -413,7 +429,7 @@ def _show(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _int_in(lo: int, hi: int, what: str = "an integer"):
+def _int_in(lo: int, hi: int, what: str = "an integer") -> Callable[[str], int]:
     """argparse type: an int from ``lo`` to ``hi``."""
 
     def parse(text: str) -> int:
@@ -432,7 +448,7 @@ def _int_in(lo: int, hi: int, what: str = "an integer"):
     return parse
 
 
-def _float_in(lo: float, hi: float = math.inf, lo_open: bool = False):
+def _float_in(lo: float, hi: float = math.inf, lo_open: bool = False) -> Callable[[str], float]:
     """argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
 
     def parse(text: str) -> float:
@@ -525,7 +541,7 @@ def _train(
     l2: float,
     progress: bool,
     compile: bool,
-):
+) -> Tuple[MLP, np.ndarray, np.ndarray, History, float]:
     import numpy as np
 
     import nn
@@ -613,12 +629,14 @@ def _train(
     return model, X, y, history, time.perf_counter() - t0
 
 
-def _describe_model(model) -> str:
+def _describe_model(model: MLP) -> str:
     sizes = [model.nin] + [len(layer.neurons) for layer in model.layers]
     return "MLP " + "-".join(str(s) for s in sizes)
 
 
-def _plot_boundary(model, X, y, history, path: str, title: str = "") -> None:
+def _plot_boundary(
+    model: MLP, X: np.ndarray, y: np.ndarray, history: History, path: str, title: str = ""
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -28,9 +28,12 @@ from __future__ import annotations
 import io
 import math
 import sys
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is loaded only when a figure is drawn
+    from .plots import PlotFigure
 
 __all__ = ["LiveView", "live_training", "in_notebook"]
 
@@ -222,7 +225,7 @@ class LiveView:
             self._image.value = buf.getvalue()
         self._status.value = status
 
-    def figure(self):
+    def figure(self) -> PlotFigure:
         """Loss curve (and decision boundary when the Trainer holds 2-D data)."""
         from .plots import PlotFigure, plot_decision_boundary
 

@@ -264,7 +264,9 @@ def _show(values: list) -> str:
     return "{" + shown + (", ..." if len(values) > 6 else "") + "}"
 
 
-def grid_scores(model: Any, X: np.ndarray, resolution: int = 100, margin: float = 0.5):
+def grid_scores(
+    model: Any, X: np.ndarray, resolution: int = 100, margin: float = 0.5
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model on a ``resolution``-square grid around X: ``(xx, yy, scores)``, scores of
     shape (resolution**2, outputs), evaluated in chunks so memory stays bounded."""
     X = np.asarray(X, dtype=float)
