@@ -401,7 +401,7 @@ def _far_uses(nodes: List[Value], index: Dict[int, int], budget: int) -> Set[Tup
 
 
 def draw(
-    root: Value,
+    root: Any,  # a Value, or a micrograd-style object
     style: str = "circuit",
     rankdir: str = "LR",
     grads: bool = True,
