@@ -30,6 +30,7 @@ program function.  The compiled tape (:mod:`autodiff.tape`) schedules and replay
       v7 = tanh v6
       return v7
 """
+
 from __future__ import annotations
 
 import gc
@@ -40,8 +41,18 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from . import ops
 from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
 
-__all__ = ["Var", "Eqn", "Program", "trace", "optimize", "simplify", "expand_dots",
-           "flatten_sums", "find_dots", "ProgramError"]
+__all__ = [
+    "Var",
+    "Eqn",
+    "Program",
+    "trace",
+    "optimize",
+    "simplify",
+    "expand_dots",
+    "flatten_sums",
+    "find_dots",
+    "ProgramError",
+]
 
 SUM, DOT = "sum", "dot"
 
@@ -49,9 +60,16 @@ SUM, DOT = "sum", "dot"
 # d(x + y)/dx, and a dot's products d(w*x)/dw = x, d(w*x)/dx = w (mul's and affine's
 # "other operand" rule).  If an entry ever said otherwise, the rewrite is skipped.
 _ADD_D = ops.ADD.derivs[0]
-_SUMMABLE = (ops.ADD, ops.ADD_C) if (type(_ADD_D) is float and _ADD_D == 1.0 and
-                                     ops.ADD.derivs == (1.0, 1.0) and
-                                     ops.ADD_C.derivs == (1.0,)) else ()
+_SUMMABLE = (
+    (ops.ADD, ops.ADD_C)
+    if (
+        type(_ADD_D) is float
+        and _ADD_D == 1.0
+        and ops.ADD.derivs == (1.0, 1.0)
+        and ops.ADD_C.derivs == (1.0,)
+    )
+    else ()
+)
 _AFFINE = ops.AFFINE
 _DOTTABLE = (ops.MUL.derivs[0] is ops.OTHER_OPERAND and ops.AFFINE.derivs[0] == 1.0 and
              ops.AFFINE.derivs[1] is ops.OTHER_OPERAND and bool(_SUMMABLE))
@@ -67,10 +85,12 @@ class Var:
     ``kind`` is ``"input"``, ``"param"`` or ``"eqn"``; ``name`` is how it prints
     (``x[0]``, a parameter's label, ``v12``).  A parameter's ``value`` is the Value whose
     number it stands for."""
+
     __slots__ = ("id", "kind", "_name", "value")
 
-    def __init__(self, id: int, kind: str, name: Optional[str],
-                 value: Optional[Value] = None) -> None:
+    def __init__(
+        self, id: int, kind: str, name: Optional[str], value: Optional[Value] = None
+    ) -> None:
         self.id = id
         self.kind = kind
         self._name = name
@@ -89,10 +109,12 @@ class Eqn:
     ``ops.AFFINE`` for ``dot``), ``const`` the number folded into a gate or a sum's
     offset, ``k`` a dot's number of products: its ins are ``w1..wk, x1..xk`` and then
     the bias, if any."""
+
     __slots__ = ("prim", "op", "ins", "out", "const", "k")
 
-    def __init__(self, prim: str, op: ops.Op, ins: tuple, out: Var,
-                 const: Optional[float] = None, k: int = 0) -> None:
+    def __init__(
+        self, prim: str, op: ops.Op, ins: tuple, out: Var, const: Optional[float] = None, k: int = 0
+    ) -> None:
         self.prim = prim
         self.op = op
         self.ins = ins
@@ -104,7 +126,7 @@ class Eqn:
         names = [v.name for v in self.ins]
         if self.prim == DOT:
             k = self.k
-            text = f"dot [{' '.join(names[:k])}] [{' '.join(names[k:2 * k])}]"
+            text = f"dot [{' '.join(names[:k])}] [{' '.join(names[k : 2 * k])}]"
             if len(names) > 2 * k:
                 text += f" + {names[2 * k]}"
         else:
@@ -131,9 +153,19 @@ class Program:
         Program(<lambda>: 1 inputs, 0 params, 2 equations, 1 outputs)
     """
 
-    def __init__(self, name: str, inputs: List[Var], params: List[Var], eqns: List[Eqn],
-                 outputs: List[Var], arg_names: List[str], arg_shapes: List[tuple],
-                 n_vars: int, n_nodes: int = 0, multi: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        inputs: List[Var],
+        params: List[Var],
+        eqns: List[Eqn],
+        outputs: List[Var],
+        arg_names: List[str],
+        arg_shapes: List[tuple],
+        n_vars: int,
+        n_nodes: int = 0,
+        multi: bool = False,
+    ) -> None:
         self.name = name
         self.inputs = inputs
         self.params = params
@@ -143,18 +175,27 @@ class Program:
         self.arg_shapes = arg_shapes
         self.n_vars = n_vars
         self.n_nodes = n_nodes
-        self.multi = multi        # the function returned a list (else one Value)
+        self.multi = multi  # the function returned a list (else one Value)
 
     def new_var(self) -> Var:
         v = Var(self.n_vars, "eqn", None)
         self.n_vars += 1
         return v
 
-    def replace(self, eqns: List[Eqn], outputs: Optional[List[Var]] = None) -> "Program":
+    def replace(self, eqns: List[Eqn], outputs: Optional[List[Var]] = None) -> Program:
         """The same program with other equations (and outputs)."""
-        return Program(self.name, self.inputs, self.params, eqns,
-                       self.outputs if outputs is None else outputs, self.arg_names,
-                       self.arg_shapes, self.n_vars, self.n_nodes, self.multi)
+        return Program(
+            self.name,
+            self.inputs,
+            self.params,
+            eqns,
+            self.outputs if outputs is None else outputs,
+            self.arg_names,
+            self.arg_shapes,
+            self.n_vars,
+            self.n_nodes,
+            self.multi,
+        )
 
     def uses(self) -> List[int]:
         """How many times each variable is read (an output counts once)."""
@@ -169,7 +210,7 @@ class Program:
     def producers(self) -> Dict[int, Eqn]:
         return {e.out.id: e for e in self.eqns}
 
-    def check(self) -> "Program":
+    def check(self) -> Program:
         """Raise :class:`ProgramError` unless every variable is defined once, before
         it is read, and every equation has the inputs its primitive takes."""
         defined = set()
@@ -180,8 +221,9 @@ class Program:
         for i, e in enumerate(self.eqns):
             for v in e.ins:
                 if v.id not in defined:
-                    raise ProgramError(f"{self.name}: equation {i} ({e}) reads {v.name} "
-                                       f"before it is defined")
+                    raise ProgramError(
+                        f"{self.name}: equation {i} ({e}) reads {v.name} before it is defined"
+                    )
             n = len(e.ins)
             if e.prim == DOT:
                 ok = e.op is ops.AFFINE and e.k >= 1 and n in (2 * e.k, 2 * e.k + 1)
@@ -189,14 +231,17 @@ class Program:
                 ok = e.op is ops.ADD and n >= 1 and isinstance(e.const, float)
             else:
                 want = {"binary": 2, "folded": 1, "unary": 1}.get(e.op.kind)
-                ok = e.prim == e.op.name and n == want and (
-                    (e.const is not None) == (e.op.kind == "folded"))
+                ok = (
+                    e.prim == e.op.name
+                    and n == want
+                    and ((e.const is not None) == (e.op.kind == "folded"))
+                )
             if not ok:
-                raise ProgramError(f"{self.name}: equation {i} ({e}) is malformed: "
-                                   f"{n} inputs for {e.prim}")
+                raise ProgramError(
+                    f"{self.name}: equation {i} ({e}) is malformed: {n} inputs for {e.prim}"
+                )
             if e.out.id in defined:
-                raise ProgramError(f"{self.name}: equation {i} ({e}) redefines "
-                                   f"{e.out.name}")
+                raise ProgramError(f"{self.name}: equation {i} ({e}) redefines {e.out.name}")
             defined.add(e.out.id)
         for v in self.outputs:
             if v.id not in defined:
@@ -216,16 +261,22 @@ class Program:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"Program({self.name}: {len(self.inputs)} inputs, {len(self.params)} "
-                f"params, {len(self.eqns)} equations, {len(self.outputs)} outputs)")
+        return (
+            f"Program({self.name}: {len(self.inputs)} inputs, {len(self.params)} "
+            f"params, {len(self.eqns)} equations, {len(self.outputs)} outputs)"
+        )
 
 
 # --- tracing ------------------------------------------------------------------------------
 
+
 def _arg_names(fn: Callable, n: int) -> List[str]:
     try:
-        names = [p.name for p in inspect.signature(fn).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         names = []
     return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
@@ -246,15 +297,14 @@ def _parts(v: Value) -> Any:
         return op, (v._a,), None
     if kind == "folded":
         return op, (v._a,), v._b
-    ws, xs = v._a, v._b                       # (b, w1, ..., wk) and (1, x1, ..., xk)
+    ws, xs = v._a, v._b  # (b, w1, ..., wk) and (1, x1, ..., xk)
     if all(type(x) is Value for x in xs[1:]):
         return op, ws[1:] + xs[1:] + ws[:1], len(ws) - 1
     with enable_grad():
         return None, _affine_gates(ws[1:], xs[1:], ws[0]), None
 
 
-def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = None
-          ) -> Program:
+def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = None) -> Program:
     """Run ``fn`` once on Values made from ``example`` (one number, or one flat list
     of numbers, per argument of ``fn``) and return the :class:`Program` it recorded.
 
@@ -284,17 +334,24 @@ def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = 
             inputs.append(Var(len(inputs), "input", arg))
             continue
         if isinstance(ex, (str, bytes)) or not hasattr(ex, "__len__"):
-            raise TypeError(f"compile({name}): argument {arg!r} of the example must be a "
-                            f"number or a flat list of numbers, got {type(ex).__name__}")
+            raise TypeError(
+                f"compile({name}): argument {arg!r} of the example must be a "
+                f"number or a flat list of numbers, got {type(ex).__name__}"
+            )
         vals = []
         for k, e in enumerate(list(ex)):
             e = e.data if isinstance(e, Value) else e
             if not isinstance(e, Real):
                 shape = f" of shape {getattr(ex, 'shape', '')}" if hasattr(ex, "shape") else ""
-                what = "a list (nested lists are not arguments)" if hasattr(e, "__len__") \
-                    and not isinstance(e, (str, bytes)) else type(e).__name__
-                raise TypeError(f"compile({name}): argument {arg!r}[{k}] of the example is "
-                                f"{what}{shape}, not a number")
+                what = (
+                    "a list (nested lists are not arguments)"
+                    if hasattr(e, "__len__") and not isinstance(e, (str, bytes))
+                    else type(e).__name__
+                )
+                raise TypeError(
+                    f"compile({name}): argument {arg!r}[{k}] of the example is "
+                    f"{what}{shape}, not a number"
+                )
             vals.append(Value(float(e), label=f"{arg}[{k}]"))
             inputs.append(Var(len(inputs), "input", f"{arg}[{k}]"))
         leaves.extend(vals)
@@ -325,8 +382,10 @@ def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = 
         if isinstance(o, Real) and not isinstance(o, Value):
             outs[j] = Value(float(o))
         elif not isinstance(o, Value):
-            raise TypeError(f"compile({name}): the function must return a Value or a "
-                            f"list of Values; output {j} is {type(o).__name__}")
+            raise TypeError(
+                f"compile({name}): the function must return a Value or a "
+                f"list of Values; output {j} is {type(o).__name__}"
+            )
     if not outs:
         raise ValueError(f"compile({name}): the function returned no outputs")
     if gc_was:
@@ -340,53 +399,62 @@ def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = 
     return prog
 
 
-def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value],
-            arg_names: List[str], shapes: List[tuple]) -> Program:
+def _record(
+    name: str,
+    leaves: List[Value],
+    inputs: List[Var],
+    outs: List[Value],
+    arg_names: List[str],
+    shapes: List[tuple],
+) -> Program:
     """The equations of the graph below ``outs``, in topological order (iterative)."""
     var: Dict[int, Var] = {id(v): x for v, x in zip(leaves, inputs)}
-    keep: List[Any] = []          # gates made for fused nodes, alive while we hold ids
+    keep: List[Any] = []  # gates made for fused nodes, alive while we hold ids
     params: List[Var] = []
     eqns: List[Eqn] = []
     n = len(inputs)
     nodes = n
     for root in outs:
-        stack: List[Any] = [(root, None)]      # (node, its parts once its parents are done)
+        stack: List[Any] = [(root, None)]  # (node, its parts once its parents are done)
         while stack:
             v, parts = stack.pop()
             if id(v) in var:
                 continue
-            if parts is not None:                      # parents done: the equation
+            if parts is not None:  # parents done: the equation
                 op, parents, const = parts
                 out = Var(n, "eqn", None)
                 n += 1
                 nodes += 1
                 ins = tuple([var[id(p)] for p in parents])
-                eqns.append(Eqn(DOT, op, ins, out, None, const) if op is _AFFINE else
-                            Eqn(op.name, op, ins, out, const))
+                eqns.append(
+                    Eqn(DOT, op, ins, out, None, const)
+                    if op is _AFFINE
+                    else Eqn(op.name, op, ins, out, const)
+                )
                 var[id(v)] = out
                 continue
             parts = _parts(v)
-            if parts is None:                          # a leaf met first: a parameter
+            if parts is None:  # a leaf met first: a parameter
                 p = Var(n, "param", v.label or f"p{len(params)}", v)
                 n += 1
                 nodes += 1
                 var[id(v)] = p
                 params.append(p)
                 continue
-            if parts[0] is None:                       # a fused node: its gates
+            if parts[0] is None:  # a fused node: its gates
                 g = parts[1]
                 keep.append(g)
                 if id(g) in var:
                     var[id(v)] = var[id(g)]
                 else:
-                    stack.append((v, (ops.ADD_C, (g,), 0.0)))   # v = g + 0, simplified away
+                    stack.append((v, (ops.ADD_C, (g,), 0.0)))  # v = g + 0, simplified away
                     stack.append((g, None))
                 continue
             stack.append((v, parts))
             todo = []
             for p in parts[1]:
                 if id(p) not in var:
-                    if p.is_leaf:                      # a parameter: no need to visit
+                    if p.is_leaf:  # a parameter: no need to visit
                         q = Var(n, "param", p.label or f"p{len(params)}", p)
                         n += 1
                         nodes += 1
@@ -394,13 +462,15 @@ def _record(name: str, leaves: List[Value], inputs: List[Var], outs: List[Value]
                         params.append(q)
                     else:
                         todo.append(p)
-            for p in reversed(todo):                   # the first operand numbered first
+            for p in reversed(todo):  # the first operand numbered first
                 stack.append((p, None))
-    return Program(name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names,
-                   shapes, n, nodes)
+    return Program(
+        name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names, shapes, n, nodes
+    )
 
 
 # --- rewrites: program -> program -------------------------------------------------------
+
 
 def simplify(prog: Program) -> Program:
     """Drop gates that change nothing: ``x + 0`` and ``x * 1`` (a loss's mean over one
@@ -409,8 +479,7 @@ def simplify(prog: Program) -> Program:
     eqns = []
     for e in prog.eqns:
         if alias and any(v.id in alias for v in e.ins):
-            e = Eqn(e.prim, e.op, tuple([alias.get(v.id, v) for v in e.ins]), e.out,
-                    e.const, e.k)
+            e = Eqn(e.prim, e.op, tuple([alias.get(v.id, v) for v in e.ins]), e.out, e.const, e.k)
         if (e.op is ops.ADD_C and e.const == 0.0) or (e.op is ops.MUL_C and e.const == 1.0):
             alias[e.out.id] = e.ins[0]
             continue
@@ -425,7 +494,7 @@ def flatten_sums(prog: Program) -> Program:
         return prog
     uses = prog.uses()
     outs = {v.id for v in prog.outputs}
-    open_sums: Dict[int, list] = {}     # var id -> [terms, offset] of its sum so far
+    open_sums: Dict[int, list] = {}  # var id -> [terms, offset] of its sum so far
     eqns: List[Any] = []
     for e in prog.eqns:
         if e.op not in _SUMMABLE and e.prim != SUM:
@@ -436,10 +505,10 @@ def flatten_sums(prog: Program) -> Program:
         for p in e.ins:
             s = open_sums.get(p.id)
             if s is not None and uses[p.id] == 1 and p.id not in outs:
-                del open_sums[p.id]                  # absorbed: its list is ours now
+                del open_sums[p.id]  # absorbed: its list is ours now
                 offset += s[1]
                 if terms is None:
-                    terms = s[0]                     # steal it: long chains stay linear
+                    terms = s[0]  # steal it: long chains stay linear
                 else:
                     terms.extend(s[0])
             elif terms is None:
@@ -447,10 +516,16 @@ def flatten_sums(prog: Program) -> Program:
             else:
                 terms.append(p)
         open_sums[e.out.id] = [terms, offset]
-        eqns.append(e.out)                           # its place in the order
-    return prog.replace([Eqn(SUM, ops.ADD, tuple(open_sums[e.id][0]), e,
-                             open_sums[e.id][1]) if type(e) is Var else e
-                         for e in eqns if type(e) is not Var or e.id in open_sums])
+        eqns.append(e.out)  # its place in the order
+    return prog.replace(
+        [
+            Eqn(SUM, ops.ADD, tuple(open_sums[e.id][0]), e, open_sums[e.id][1])
+            if type(e) is Var
+            else e
+            for e in eqns
+            if type(e) is not Var or e.id in open_sums
+        ]
+    )
 
 
 def _batch_vars(prog: Program) -> bytearray:
@@ -484,8 +559,8 @@ def find_dots(prog: Program) -> Program:
             continue
         ws: List[Var] = []
         xs: List[Var] = []
-        fixed: List[Var] = []       # terms the same for every sample: the bias
-        rest: List[Var] = []        # other per-sample terms
+        fixed: List[Var] = []  # terms the same for every sample: the bias
+        rest: List[Var] = []  # other per-sample terms
         for t in e.ins:
             m = made.get(t.id)
             if m is not None and m.op is ops.MUL and uses[t.id] == 1 and t.id not in outs:
@@ -514,8 +589,9 @@ def find_dots(prog: Program) -> Program:
             bias, offset = [b], 0.0
         tail = bool(rest) or offset != 0.0
         dot_out = prog.new_var() if tail else e.out
-        eqns.append(Eqn(DOT, ops.AFFINE, tuple(ws) + tuple(xs) + tuple(bias), dot_out,
-                        None, len(ws)))
+        eqns.append(
+            Eqn(DOT, ops.AFFINE, tuple(ws) + tuple(xs) + tuple(bias), dot_out, None, len(ws))
+        )
         if tail:
             eqns.append(Eqn(SUM, ops.ADD, (dot_out, *rest), e.out, offset))
     return prog.replace([e for e in eqns if id(e) not in absorbed])
@@ -525,16 +601,16 @@ def expand_dots(prog: Program) -> Program:
     """A dot whose weights differ between samples (a fused node whose w's are computed
     from the inputs) cannot be a matrix product: its products and sum instead."""
     batch = _batch_vars(prog)
-    if not any(e.prim == DOT and any(batch[w.id] for w in e.ins[:e.k]) for e in prog.eqns):
+    if not any(e.prim == DOT and any(batch[w.id] for w in e.ins[: e.k]) for e in prog.eqns):
         return prog
     eqns: List[Eqn] = []
     for e in prog.eqns:
-        if e.prim != DOT or not any(batch[w.id] for w in e.ins[:e.k]):
+        if e.prim != DOT or not any(batch[w.id] for w in e.ins[: e.k]):
             eqns.append(e)
             continue
         k = e.k
-        terms = list(e.ins[2 * k:])             # the bias first, as the fused node adds
-        for w, x in zip(e.ins[:k], e.ins[k:2 * k]):
+        terms = list(e.ins[2 * k :])  # the bias first, as the fused node adds
+        for w, x in zip(e.ins[:k], e.ins[k : 2 * k]):
             m = prog.new_var()
             eqns.append(Eqn(ops.MUL.name, ops.MUL, (w, x), m))
             terms.append(m)

@@ -32,11 +32,12 @@ on purpose (e.g. a stable shift, the same for every sample).
     >>> round(w.grad, 4)
     0.0935
 """
+
 from __future__ import annotations
 
 import gc
 from numbers import Integral
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -46,14 +47,14 @@ from .value import Value
 
 __all__ = ["compile", "Tape", "TapeMismatchError"]
 
-_INPUTS, _PARAMS = 0, 1        # the two leaf levels: per-sample inputs, parameters
+_INPUTS, _PARAMS = 0, 1  # the two leaf levels: per-sample inputs, parameters
 
 
 class TapeMismatchError(AssertionError):
     """The replay disagrees with the eager engine (raised by :meth:`Tape.check`)."""
 
 
-def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape":
+def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> Tape:
     """Trace ``fn`` and return a :class:`Tape` replaying it over batches.
 
     ``example`` is one sample (one value per argument of ``fn``: a number, or a list of
@@ -70,16 +71,18 @@ def compile(fn: Callable[..., Any], *example: Any, check: bool = False) -> "Tape
 
 # --- moving rows between the levels' arrays ---------------------------------------------------
 
-Loc = Tuple[int, int]          # where a variable lives: (level, row)
+Loc = Tuple[int, int]  # where a variable lives: (level, row)
+Sel = Union[slice, np.ndarray]  # rows of a level: a slice, or an array of row indices
 
 
-def _sel(rows: List[int]) -> Any:
+def _sel(rows: List[int]) -> Sel:
     """Row selector: a slice (a view, no copy) when rows are consecutive, else an index."""
     first = rows[0]
     if len(rows) == 1:
         return slice(first, first + 1)
-    if rows[-1] - first == len(rows) - 1 and \
-            (len(rows) == 2 or rows == list(range(first, rows[-1] + 1))):
+    if rows[-1] - first == len(rows) - 1 and (
+        len(rows) == 2 or rows == list(range(first, rows[-1] + 1))
+    ):
         return slice(first, rows[-1] + 1)
     return np.asarray(rows, dtype=np.intp)
 
@@ -88,13 +91,17 @@ class _Rows:
     """Some variables' rows gathered into one array ``(n, width)``, and gradients
     scattered back: for every level they come from, its rows ``src`` go to positions
     ``dst``.  Positions holding no variable (``None``) read 0."""
+
     __slots__ = ("n", "batch", "pieces", "single", "zeros")
 
     def __init__(self, locs: List[Optional[Loc]], batch: bool, per: int = 1) -> None:
         self.n = len(locs)
         self.batch = batch
-        self.zeros = None
-        if self.n == 1 and locs[0] is not None:       # one variable: no bookkeeping
+        self.zeros: Optional[Sel] = None
+        # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
+        self.pieces: List[Tuple[int, Sel, Sel, Sel, bool]]
+        self.single: Optional[Tuple[int, Sel]]  # (level, src) when one piece is all
+        if self.n == 1 and locs[0] is not None:  # one variable: no bookkeeping
             lv, r = locs[0]
             one = slice(0, 1)
             self.pieces = [(lv, slice(r, r + 1), one, one, True)]
@@ -109,13 +116,18 @@ class _Rows:
             dst, src = by_level.setdefault(loc[0], ([], []))
             dst.append(pos)
             src.append(loc[1])
-        # each piece: (level, src, dst, dst // per for scattering, src rows all distinct)
         self.pieces = []
         for lv, (dst, src) in by_level.items():
             d = _sel(dst)
-            self.pieces.append((lv, _sel(src), d, d if per == 1 else
-                                _sel([i // per for i in dst]),
-                                len(src) == 1 or len(set(src)) == len(src)))
+            self.pieces.append(
+                (
+                    lv,
+                    _sel(src),
+                    d,
+                    d if per == 1 else _sel([i // per for i in dst]),
+                    len(src) == 1 or len(set(src)) == len(src),
+                )
+            )
         self.zeros = _sel(zeros) if zeros else None
         whole = slice(0, self.n)
         self.single = None
@@ -136,8 +148,9 @@ class _Rows:
     def needed(self, need: Sequence[bool]) -> bool:
         return any(need[p[0]] for p in self.pieces)
 
-    def scatter(self, G: list, shapes: list, need: Sequence[bool], contrib: np.ndarray,
-                owned: bool) -> None:
+    def scatter(
+        self, G: list, shapes: list, need: Sequence[bool], contrib: np.ndarray, owned: bool
+    ) -> None:
         """Add ``contrib``'s rows (or, with ``per``, row ``dst // per``) into the
         gradients of the variables they came from."""
         for lv, src, _, gdst, distinct in self.pieces:
@@ -145,25 +158,31 @@ class _Rows:
                 continue
             c = contrib[gdst]
             rows, wide = shapes[lv]
-            if not wide and c.shape[1] != 1:           # per-sample -> one row per variable
+            if not wide and c.shape[1] != 1:  # per-sample -> one row per variable
                 c = c.sum(axis=1, keepdims=True)
                 fresh = True
             else:
                 fresh = owned or type(gdst) is not slice
             g = G[lv]
             if g is None:
-                if distinct and type(src) is slice and src.start == 0 and src.stop == rows \
-                        and c.shape[0] == rows:
+                if (
+                    distinct
+                    and type(src) is slice
+                    and src.start == 0
+                    and src.stop == rows
+                    and c.shape[0] == rows
+                ):
                     G[lv] = c if fresh else c.copy()
                     continue
                 g = G[lv] = np.zeros((rows, c.shape[1]))
             if distinct:
                 g[src] += c
-            else:
-                np.add.at(g, src, c)
+            else:  # rows repeat: src is an index array (a slice's rows are distinct)
+                np.add.at(g, cast(np.ndarray, src), c)
 
 
 # --- steps: one numpy call (or a few) over many equations --------------------------------------
+
 
 def _buffer(pool: Optional[dict], key: tuple, shape: tuple) -> Optional[np.ndarray]:
     """An output array kept from the last replay (None: let numpy make one).  Reusing the
@@ -182,6 +201,7 @@ class _Step:
     the rows of this step's level, ``(len(eqns), batch)`` (``wide``) or
     ``(len(eqns), 1)``.  Each kind builds its row movers from the equations' operands'
     locations."""
+
     __slots__ = ("level", "eqns", "depth", "batch", "name")
 
     def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool) -> None:
@@ -201,14 +221,24 @@ class _Step:
 
 class _OpStep(_Step):
     """An op-table entry on whole arrays: ``op.vforward`` forward, ``op.local`` back."""
+
     __slots__ = ("op", "slots", "const")
 
-    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
-                 loc: Dict[int, Loc], wide_in: Sequence[int]) -> None:
+    def __init__(
+        self,
+        eqns: List[Eqn],
+        level: int,
+        depth: int,
+        wide: bool,
+        loc: Dict[int, Loc],
+        wide_in: Sequence[int],
+    ) -> None:
         super().__init__(eqns, level, depth, wide)
         op = self.op = eqns[0].op
-        self.slots = [_Rows([loc[e.ins[s].id] for e in eqns], bool(wide_in[s]))
-                      for s in range(len(eqns[0].ins))]
+        self.slots = [
+            _Rows([loc[e.ins[s].id] for e in eqns], bool(wide_in[s]))
+            for s in range(len(eqns[0].ins))
+        ]
         folded = op.kind == "folded"
         self.const = np.array([e.const for e in eqns])[:, None] if folded else None
         self.name = op.name
@@ -217,7 +247,8 @@ class _OpStep(_Step):
         if self.const is None:
             return self.name
         return self.op.label(self.eqns[0].const) + (
-            " ..." if len({e.const for e in self.eqns}) > 1 else "")
+            " ..." if len({e.const for e in self.eqns}) > 1 else ""
+        )
 
     def rows(self) -> List[_Rows]:
         return self.slots
@@ -227,7 +258,16 @@ class _OpStep(_Step):
         b = self.slots[1].get(vals, width) if self.op.kind == "binary" else self.const
         return (self.op.vforward(a) if b is None else self.op.vforward(a, b)), (a, b)
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
         a, b = saved
         out = vals[self.level]
         op = self.op
@@ -237,8 +277,14 @@ class _OpStep(_Step):
             d = op.local(s, a, b, out)
             if type(d) is float and d == 1.0:
                 rows.scatter(G, shapes, need, gr, False)
-            elif type(d) is np.ndarray and d.base is None and d.shape == gr.shape and \
-                    d is not a and d is not b and d is not out:
+            elif (
+                type(d) is np.ndarray
+                and d.base is None
+                and d.shape == gr.shape
+                and d is not a
+                and d is not b
+                and d is not out
+            ):
                 # a derivative computed just now (relu's step(x), tanh's 1 - out^2):
                 # multiply into it rather than into one more batch-sized array
                 rows.scatter(G, shapes, need, np.multiply(d, gr, out=d), True)
@@ -248,14 +294,19 @@ class _OpStep(_Step):
 
 class _SumStep(_Step):
     """``t1 + ... + tk + c`` for equations of up to k terms (padded with zeros)."""
+
     __slots__ = ("terms", "k", "offset")
 
-    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
-                 loc: Dict[int, Loc]) -> None:
+    def __init__(
+        self, eqns: List[Eqn], level: int, depth: int, wide: bool, loc: Dict[int, Loc]
+    ) -> None:
         super().__init__(eqns, level, depth, wide)
         k = self.k = max(len(e.ins) for e in eqns)
-        self.terms = _Rows([loc[e.ins[j].id] if j < len(e.ins) else None
-                            for e in eqns for j in range(k)], wide, per=k)
+        self.terms = _Rows(
+            [loc[e.ins[j].id] if j < len(e.ins) else None for e in eqns for j in range(k)],
+            wide,
+            per=k,
+        )
         offsets = [e.const for e in eqns]
         self.offset = np.array(offsets)[:, None] if any(offsets) else None
         self.name = "sum"
@@ -271,23 +322,37 @@ class _SumStep(_Step):
             out = out + self.offset
         return out, None
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
-        self.terms.scatter(G, shapes, need, gr, False)    # d(sum)/d(term) = 1, the table's
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
+        self.terms.scatter(G, shapes, need, gr, False)  # d(sum)/d(term) = 1, the table's
 
 
 class _DotStep(_Step):
     """Dot products reading the same inputs: ``W @ X + b``, a layer."""
+
     __slots__ = ("x", "w", "b", "k")
 
-    def __init__(self, eqns: List[Eqn], level: int, depth: int, wide: bool,
-                 loc: Dict[int, Loc]) -> None:
+    def __init__(
+        self, eqns: List[Eqn], level: int, depth: int, wide: bool, loc: Dict[int, Loc]
+    ) -> None:
         super().__init__(eqns, level, depth, wide)
         k = self.k = eqns[0].k
-        self.x = _Rows([loc[v.id] for v in eqns[0].ins[k:2 * k]], wide)
+        self.x = _Rows([loc[v.id] for v in eqns[0].ins[k : 2 * k]], wide)
         self.w = _Rows([loc[v.id] for e in eqns for v in e.ins[:k]], False)
         biases = [e.ins[2 * k] if len(e.ins) > 2 * k else None for e in eqns]
-        self.b = None if all(b is None for b in biases) else \
-            _Rows([None if b is None else loc[b.id] for b in biases], False)
+        self.b = (
+            None
+            if all(b is None for b in biases)
+            else _Rows([None if b is None else loc[b.id] for b in biases], False)
+        )
         self.name = f"layer {k} -> {len(eqns)} (W @ X + b)"
 
     def rows(self) -> List[_Rows]:
@@ -301,7 +366,16 @@ class _DotStep(_Step):
             out += self.b.get(vals, 1)
         return out, (X, W)
 
-    def backward(self, gr, vals, saved, G, shapes, need, pool) -> None:
+    def backward(
+        self,
+        gr: np.ndarray,
+        vals: list,
+        saved: Any,
+        G: list,
+        shapes: list,
+        need: Sequence[bool],
+        pool: Optional[dict],
+    ) -> None:
         X, W = saved
         # d(w·x)/dx = w and d(w·x)/dw = x, the affine entry's "other operand" rule:
         if self.x.needed(need):
@@ -314,6 +388,7 @@ class _DotStep(_Step):
 
 
 # --- scheduling: program -> steps --------------------------------------------------------------
+
 
 def _schedule(prog: Program) -> tuple:
     """Steps in replay order, the parameters' order, every variable's (level, row), and
@@ -332,13 +407,13 @@ def _schedule(prog: Program) -> tuple:
         d += 1
         depth[e.out.id] = d
         if e.prim == DOT:
-            key: tuple = (not wide, d, DOT, tuple(v.id for v in e.ins[e.k:2 * e.k]))
+            key: tuple = (not wide, d, DOT, tuple(v.id for v in e.ins[e.k : 2 * e.k]))
         elif e.prim == SUM:
             key = (not wide, d, SUM, wide)
         else:
             key = (not wide, d, e.op.name, tuple(batch[v.id] for v in e.ins))
         groups.setdefault(key, []).append(e)
-    order = sorted(groups, key=lambda k: (not k[0], k[1]))   # constants, then by depth
+    order = sorted(groups, key=lambda k: (not k[0], k[1]))  # constants, then by depth
     # Parameters: each layer's weights first, row by row, then its biases, so that W
     # and b are views of the parameter array; then the rest in the order met.
     pindex: Dict[int, int] = {}
@@ -347,8 +422,9 @@ def _schedule(prog: Program) -> tuple:
     for key in order:
         if key[2] == DOT:
             eqs = groups[key]
-            for v in [v for e in eqs for v in e.ins[:e.k]] + \
-                    [v for e in eqs for v in e.ins[2 * e.k:]]:
+            for v in [v for e in eqs for v in e.ins[: e.k]] + [
+                v for e in eqs for v in e.ins[2 * e.k :]
+            ]:
                 if v.kind == "param" and v.id not in pindex:
                     pindex[v.id] = len(porder)
                     porder.append(v)
@@ -399,6 +475,7 @@ def _needs(steps: list, shapes: list, inputs: bool) -> list:
 
 # --- the tape --------------------------------------------------------------------------------
 
+
 class Tape:
     """A function traced once with Values and replayed over batches with numpy.
 
@@ -426,8 +503,8 @@ class Tape:
         self.name = getattr(fn, "__name__", None) or repr(fn)
         self._check_first = bool(check)
         self._traced = False
-        self._fwd: Optional[tuple] = None      # the last forward: (batch, vals, saved)
-        self._pool: dict = {}                  # arrays the layers reuse between replays
+        self._fwd: Optional[tuple] = None  # the last forward: (batch, vals, saved)
+        self._pool: dict = {}  # arrays the layers reuse between replays
         self._reusing = False
         if example:
             self._trace(example)
@@ -480,44 +557,55 @@ class Tape:
             bad = np.argwhere(np.frompyfunc(lambda e: e is None, 1, 1)(raw).astype(bool))
             if len(bad):
                 where = f"row {bad[0][0]}" + (f", entry {bad[0][1]}" if raw.ndim > 1 else "")
-                raise ValueError(f"{self.name}: argument {name!r} holds None at {where}; "
-                                 f"give a number for every sample")
+                raise ValueError(
+                    f"{self.name}: argument {name!r} holds None at {where}; "
+                    f"give a number for every sample"
+                )
         try:
             return np.asarray(a, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"{self.name}: argument {name!r} must be an array of "
-                            f"numbers, got {type(a).__name__}") from None
+            raise TypeError(
+                f"{self.name}: argument {name!r} must be an array of "
+                f"numbers, got {type(a).__name__}"
+            ) from None
 
     def _as_batch(self, args: Sequence[Any]) -> tuple:
         if not self._traced:
             if len(args) == 0:
-                raise TypeError(f"{self!r}: call it with one array per argument of "
-                                f"{self.name}")
+                raise TypeError(f"{self!r}: call it with one array per argument of {self.name}")
             first = []
             for i, a in enumerate(args):
                 arr = self._array(f"arg{i}", a)
                 if arr.ndim == 0 or arr.shape[0] == 0:
-                    raise ValueError(f"{self.name}: cannot trace on an empty or scalar "
-                                     f"batch; got shape {arr.shape}")
+                    raise ValueError(
+                        f"{self.name}: cannot trace on an empty or scalar "
+                        f"batch; got shape {arr.shape}"
+                    )
                 first.append(arr[0].tolist())
             self._trace(first)
         names = self.arg_names
         if len(args) != len(self._arg_shapes):
-            raise TypeError(f"{self.name} was traced with {len(self._arg_shapes)} "
-                            f"argument(s) ({', '.join(names)}); got {len(args)}")
+            raise TypeError(
+                f"{self.name} was traced with {len(self._arg_shapes)} "
+                f"argument(s) ({', '.join(names)}); got {len(args)}"
+            )
         arrays = []
         batch = None
         for name, shape, a in zip(names, self._arg_shapes, args):
             arr = self._array(name, a)
             if arr.ndim != 1 + len(shape) or arr.shape[1:] != shape:
                 want = "(batch,)" if not shape else f"(batch, {shape[0]})"
-                raise ValueError(f"{self.name}: argument {name!r} must have shape {want} "
-                                 f"(one row per sample), got {arr.shape}")
+                raise ValueError(
+                    f"{self.name}: argument {name!r} must have shape {want} "
+                    f"(one row per sample), got {arr.shape}"
+                )
             if batch is None:
                 batch = arr.shape[0]
             elif arr.shape[0] != batch:
-                raise ValueError(f"{self.name}: argument {name!r} has {arr.shape[0]} rows "
-                                 f"but the first argument has {batch}")
+                raise ValueError(
+                    f"{self.name}: argument {name!r} has {arr.shape[0]} rows "
+                    f"but the first argument has {batch}"
+                )
             arrays.append(arr)
         if batch == 0:
             raise ValueError(f"{self.name}: empty batch (0 rows)")
@@ -531,7 +619,7 @@ class Tape:
         r = 0
         for arr, shape in zip(arrays, self._arg_shapes):
             if shape:
-                level[r:r + shape[0]] = arr.T
+                level[r : r + shape[0]] = arr.T
                 r += shape[0]
             else:
                 level[r] = arr
@@ -552,8 +640,7 @@ class Tape:
         outs = self.replay(level, self.param_values())
         return outs.T.copy() if self.multi else outs[0]
 
-    def replay(self, inputs: np.ndarray, params: np.ndarray, *, reuse: bool = True
-               ) -> np.ndarray:
+    def replay(self, inputs: np.ndarray, params: np.ndarray, *, reuse: bool = True) -> np.ndarray:
         """Forward over a batch given as arrays: ``inputs`` ``(n_inputs, batch)`` (see
         :meth:`stack_inputs`), ``params`` one number per ``tape.params``.  Returns the
         outputs ``(n_outputs, batch)`` and keeps what :meth:`vjp` needs.  With ``reuse``
@@ -581,16 +668,23 @@ class Tape:
         return outs
 
     def _replay_error(self, where: str, st: _Step, e: Exception) -> Exception:
-        op = st.op if isinstance(st, _OpStep) else (
-            ops.ADD if isinstance(st, _SumStep) else ops.AFFINE)
-        name = st.name if op.kind == "nary" or isinstance(st, _SumStep) \
-            else f"{op.name} ({op.doc})"
+        op = (
+            st.op
+            if isinstance(st, _OpStep)
+            else (ops.ADD if isinstance(st, _SumStep) else ops.AFFINE)
+        )
+        name = st.name if op.kind == "nary" or isinstance(st, _SumStep) else f"{op.name} ({op.doc})"
         domain = f"; defined for {op.domain}" if op.domain else ""
         msg = str(e).replace("encountered in", "in numpy's")
-        cls = OverflowError if "overflow" in msg else (
-            ZeroDivisionError if "divide" in msg else ValueError)
-        return cls(f"{self.name}: {where} replay of {name} at depth {st.depth} "
-                   f"({len(st.eqns)} nodes): {msg}{domain}")
+        cls = (
+            OverflowError
+            if "overflow" in msg
+            else (ZeroDivisionError if "divide" in msg else ValueError)
+        )
+        return cls(
+            f"{self.name}: {where} replay of {name} at depth {st.depth} "
+            f"({len(st.eqns)} nodes): {msg}{domain}"
+        )
 
     def _grads(self, seed: np.ndarray, inputs: bool) -> tuple:
         """Backward over the last forward: (parameter gradients, input gradients or
@@ -633,31 +727,36 @@ class Tape:
             g = np.asarray(grad, dtype=float)
             want = (batch, n_out) if self.multi else (batch,)
             if g.shape != want:
-                raise ValueError(f"{self.name}: backward(grad) must have shape {want} "
-                                 f"(one upstream gradient per sample and output), "
-                                 f"got {g.shape}")
+                raise ValueError(
+                    f"{self.name}: backward(grad) must have shape {want} "
+                    f"(one upstream gradient per sample and output), "
+                    f"got {g.shape}"
+                )
             return g.T.reshape(n_out, batch)
         if reduction not in ("mean", "sum"):
-            raise ValueError(f"backward(reduction): expected 'mean' or 'sum', "
-                             f"got {reduction!r}")
+            raise ValueError(f"backward(reduction): expected 'mean' or 'sum', got {reduction!r}")
         if output is None:
             if n_out != 1:
-                raise ValueError(f"{self.name} has {n_out} outputs: pass output=i to "
-                                 f"backpropagate the {reduction} of output i, or grad=")
+                raise ValueError(
+                    f"{self.name} has {n_out} outputs: pass output=i to "
+                    f"backpropagate the {reduction} of output i, or grad="
+                )
             output = 0
         if isinstance(output, bool) or not isinstance(output, Integral):
-            raise TypeError(f"backward(output): expected the number of an output "
-                            f"(an int, 0..{n_out - 1}), got {type(output).__name__} "
-                            f"{output!r}")
+            raise TypeError(
+                f"backward(output): expected the number of an output "
+                f"(an int, 0..{n_out - 1}), got {type(output).__name__} "
+                f"{output!r}"
+            )
         if not 0 <= int(output) < n_out:
-            raise IndexError(f"backward(output={output}): {self.name} has {n_out} "
-                             f"output(s)")
+            raise IndexError(f"backward(output={output}): {self.name} has {n_out} output(s)")
         seed = np.zeros((n_out, batch))
         seed[output] = 1.0 / batch if reduction == "mean" else 1.0
         return seed
 
-    def vjp(self, grad: Any = None, *, output: Optional[int] = None,
-            reduction: str = "mean") -> np.ndarray:
+    def vjp(
+        self, grad: Any = None, *, output: Optional[int] = None, reduction: str = "mean"
+    ) -> np.ndarray:
         """The gradient :meth:`backward` would add, as a flat array in ``tape.params``
         order; no Value is touched.
 
@@ -669,8 +768,14 @@ class Tape:
         """
         return self._grads(self._seed(grad, output, reduction), False)[0]
 
-    def backward(self, grad: Any = None, *, output: Optional[int] = None,
-                 reduction: str = "mean", inputs: bool = False) -> Optional[list]:
+    def backward(
+        self,
+        grad: Any = None,
+        *,
+        output: Optional[int] = None,
+        reduction: str = "mean",
+        inputs: bool = False,
+    ) -> Optional[list]:
         """Backpropagate the last forward; add each parameter's gradient to its ``.grad``.
 
         By default the upstream is the MEAN over the batch (``1/batch`` per sample) of
@@ -697,7 +802,7 @@ class Tape:
         r = 0
         for shape in self._arg_shapes:
             if shape:
-                res.append(igrad[r:r + shape[0]].T.copy())
+                res.append(igrad[r : r + shape[0]].T.copy())
                 r += shape[0]
             else:
                 res.append(igrad[r].copy())
@@ -724,7 +829,7 @@ class Tape:
         grads = [p.grad for p in self.params]
         try:
             for r in range(min(n, batch)):
-                got = self.replay(level[:, r:r + 1], P, reuse=False)[:, 0]
+                got = self.replay(level[:, r : r + 1], P, reuse=False)[:, 0]
                 for j in range(len(self._outs)):
                     # a fresh eager graph per output: its backward gives the gradients
                     leaves: List[Value] = []
@@ -746,19 +851,22 @@ class Tape:
                         p.grad = 0.0
                     if isinstance(o, Value):
                         o.backward()
-                    want_g = np.array([p.grad for p in self.params] +
-                                      [v.grad for v in leaves], dtype=float)
+                    want_g = np.array(
+                        [p.grad for p in self.params] + [v.grad for v in leaves], dtype=float
+                    )
                     seed = np.zeros((len(self._outs), 1))
                     seed[j] = 1.0
                     pg, ig = self._grads(seed, True)
                     got_g = np.concatenate([pg, ig[:, 0]])
                     ok = np.isclose(got_g, want_g, rtol=rtol, atol=atol) | (
-                        np.isnan(got_g) & np.isnan(want_g))
+                        np.isnan(got_g) & np.isnan(want_g)
+                    )
                     for k in np.flatnonzero(~ok)[:1].tolist():
                         if k < len(self.params):
                             p = self.params[k]
-                            what = f"d output {j} / d parameter {k}" + \
-                                (f" ({p.label!r})" if p.label else "")
+                            what = f"d output {j} / d parameter {k}" + (
+                                f" ({p.label!r})" if p.label else ""
+                            )
                         else:
                             what = f"d output {j} / d input {k - len(self.params)}"
                         self._compare(r, what, want_g[k], got_g[k], rtol, atol)
@@ -767,8 +875,9 @@ class Tape:
             for p, g in zip(self.params, grads):
                 p.grad = g
 
-    def _compare(self, r: int, what: str, eager: float, replay: float,
-                 rtol: float, atol: float) -> None:
+    def _compare(
+        self, r: int, what: str, eager: float, replay: float, rtol: float, atol: float
+    ) -> None:
         if np.isnan(eager) and np.isnan(replay):
             return
         if not np.isclose(replay, eager, rtol=rtol, atol=atol):
@@ -777,7 +886,8 @@ class Tape:
                 f"eager {eager!r}, replay {float(replay)!r}. The traced graph is not what "
                 f"the function computes for this sample: it probably reads a Value's "
                 f"number (.data, float()), builds Values under no_grad, or branches on "
-                f"its inputs' numbers; run it eagerly instead.")
+                f"its inputs' numbers; run it eagerly instead."
+            )
 
     # --- display ------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -787,13 +897,17 @@ class Tape:
             return f"{self!r}"
         lines = [repr(self)]
         for st in self._steps:
-            lines.append(f"  depth {st.depth:3d}  {st.describe():24s} x{len(st.eqns):<6d} "
-                         f"{'batch' if st.batch else 'constant'}")
+            lines.append(
+                f"  depth {st.depth:3d}  {st.describe():24s} x{len(st.eqns):<6d} "
+                f"{'batch' if st.batch else 'constant'}"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         if not self._traced:
             return f"Tape({self.name}, not traced yet)"
-        return (f"Tape({self.name}: {self.n_inputs} inputs, {len(self.params)} parameters, "
-                f"{self.n_nodes} nodes in {self.n_levels} levels, {self.n_outputs} "
-                f"output{'s' if self.n_outputs != 1 else ''})")
+        return (
+            f"Tape({self.name}: {self.n_inputs} inputs, {len(self.params)} parameters, "
+            f"{self.n_nodes} nodes in {self.n_levels} levels, {self.n_outputs} "
+            f"output{'s' if self.n_outputs != 1 else ''})"
+        )

@@ -20,7 +20,6 @@ from typing import List
 from unittest import mock
 
 import numpy as np
-
 from common import in_turns, median
 
 # (layer sizes, batch, steps per timing)
@@ -65,6 +64,7 @@ def ours(sizes: List[int], X: np.ndarray, y: np.ndarray, steps: int) -> tuple:
 def torch_step(sizes: List[int], X: np.ndarray, y: np.ndarray):
     """The same step in PyTorch, from the same initial weights."""
     import torch
+
     from nn import MLP
     m = MLP(sizes[0], sizes[1:], seed=0)
     ps = []
@@ -113,7 +113,7 @@ def _agree(sizes: List[int], X: np.ndarray, y: np.ndarray) -> float:
     for i in range(0, len(ps), 2):                 # per neuron: its weights, then b
         Wi, bi = ps[i].detach().numpy(), ps[i + 1].detach().numpy()
         for o in range(Wi.shape[1]):
-            theirs += list(Wi[:, o]) + [bi[o]]
+            theirs += [*Wi[:, o], bi[o]]
     return float(np.max(np.abs(ours_p - np.array(theirs))))
 
 

@@ -27,7 +27,7 @@ def _step_time(module: str, n: int) -> float:
 def _chain(V, n: int):
     x = V(0.5)
     v = x
-    for i in range(n // 2):
+    for _ in range(n // 2):
         v = (v * x) + 0.25  # a mul node and an add node per round
     return v
 
@@ -59,8 +59,9 @@ def _tracked_per_node(V, n: int = 20_000) -> float:
 
 
 def run(quick: bool = False) -> list:
-    from autodiff import Value
     from micrograd.engine import Value as MgValue
+
+    from autodiff import Value
 
     n_ours, n_mg, rounds = (10, 2, 1) if quick else (40, 4, 3)
     t = in_turns({"ours": lambda: _step_time("autodiff", n_ours),

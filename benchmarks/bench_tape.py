@@ -18,7 +18,6 @@ import time
 from typing import Callable, List
 
 import numpy as np
-
 from common import best_time, demo_data, demo_step, value_mlp
 
 
@@ -78,7 +77,7 @@ def _initial_arrays():
 
 def numpy_step(X: np.ndarray, y: np.ndarray):
     """The same step written by hand in numpy: forward, backward, L2, SGD."""
-    W1, b1, W2, b2, W3, b3 = ps = _initial_arrays()
+    ps = _initial_arrays()
     yf = y.astype(float)
     n = len(X)
 
@@ -141,7 +140,7 @@ def _agree(X: np.ndarray, y: np.ndarray) -> float:
     for j in range(3):
         W, b = arrays[2 * j], arrays[2 * j + 1]
         for o in range(W.shape[1]):
-            flat += list(W[:, o]) + [b[o]]
+            flat += [*W[:, o], b[o]]
     a, b = np.array([p.data for p in params]), np.array(flat)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 

@@ -43,7 +43,7 @@ def value_mlp(V: Callable[[float], Any], sizes: Sequence[int], seed: int = 1337)
             x = out
         return x[0] if len(x) == 1 else x
 
-    params = [p for layer in layers for w, b, _ in layer for p in w + [b]]
+    params = [p for layer in layers for w, b, _ in layer for p in [*w, b]]
     return model, params
 
 
@@ -53,7 +53,7 @@ def demo_step(V, model, params: List[Any], X: np.ndarray, y: np.ndarray, k: int)
     scores = list(map(model, inputs))
     losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
     data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = 1e-4 * sum((p * p for p in params))
+    reg_loss = 1e-4 * sum(p * p for p in params)
     total = data_loss + reg_loss
     for p in params:
         p.grad = 0

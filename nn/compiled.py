@@ -21,9 +21,11 @@ objective, ``obj(idx)``, instead adds the batch gradient to the Values' ``.grad`
     >>> model = MLP(2, [8, 1], seed=0)
     >>> obj = CompiledObjective(model, losses.hinge, X, y)
     >>> loss, scores = obj(np.arange(20))
-    >>> scores.shape, round(loss, 4) == round(losses.hinge([model(x) for x in X.tolist()], y).data, 4)
+    >>> eager = losses.hinge([model(x) for x in X.tolist()], y).data
+    >>> scores.shape, round(loss, 4) == round(eager, 4)
     ((20,), True)
 """
+
 from __future__ import annotations
 
 import math
@@ -50,19 +52,29 @@ class CompiledObjective:
     eager engine on the first rows when built (:meth:`autodiff.Tape.check`).
     """
 
-    def __init__(self, model: Any, loss: Union[str, Callable], X: Any, y: Any,
-                 check: bool = True, l2: float = 0.0) -> None:
+    def __init__(
+        self,
+        model: Any,
+        loss: Union[str, Callable],
+        X: Any,
+        y: Any,
+        check: bool = True,
+        l2: float = 0.0,
+    ) -> None:
         self.model = model
         self.loss = _losses.get(loss)
         self.l2 = float(l2)
         self.X = np.asarray(X, dtype=float)
         if self.X.ndim != 2 or len(self.X) == 0:
-            raise ValueError(f"CompiledObjective: X must be a non-empty (n, features) "
-                             f"array, got shape {self.X.shape}")
+            raise ValueError(
+                f"CompiledObjective: X must be a non-empty (n, features) "
+                f"array, got shape {self.X.shape}"
+            )
         y = np.asarray(y)
         if len(y) != len(self.X):
-            raise ValueError(f"CompiledObjective: {len(self.X)} rows in X but {len(y)} "
-                             f"targets in y")
+            raise ValueError(
+                f"CompiledObjective: {len(self.X)} rows in X but {len(y)} targets in y"
+            )
         self.n_outputs = model.nouts[-1] if hasattr(model, "nouts") else None
         # Validate every target once, eagerly: as Values inside the trace they would not
         # be checked (hinge's -1/+1, class ids in range, ...).
@@ -72,7 +84,7 @@ class CompiledObjective:
             self.loss(dummy, y)
         if self.loss is _losses.cross_entropy and y.ndim == 1:
             ids = y.astype(int)
-            self.targets = np.eye(k)[ids]              # one-hot rows: no data-dependent index
+            self.targets = np.eye(k)[ids]  # one-hot rows: no data-dependent index
         else:
             self.targets = y.astype(float)
         loss_fn = self.loss
@@ -90,17 +102,18 @@ class CompiledObjective:
 
         per_sample.__name__ = f"{getattr(loss_fn, '__name__', 'loss')}(model(x), y)"
         first = self.targets[0]
-        self.tape = compile(per_sample, self.X[0].tolist(),
-                            float(first) if one_target else first.tolist())
+        self.tape = compile(
+            per_sample, self.X[0].tolist(), float(first) if one_target else first.tolist()
+        )
         self._first_pred = 2 if l2 else 1
         if check:
             self.tape.check(self.X, self.targets, n=3)
-        self._inputs = self.tape.stack_inputs(self.X, self.targets)   # (n_inputs, n)
+        self._inputs = self.tape.stack_inputs(self.X, self.targets)  # (n_inputs, n)
         self._all = np.arange(len(self.X))
-        self._opt: Any = None            # the optimizer the arrays were made for
+        self._opt: Any = None  # the optimizer the arrays were made for
         self._before_last: Optional[np.ndarray] = None  # parameters before the last update
-        self.bad_value = math.nan        # what an undone update made of a parameter
-        self._current = False            # do the arrays hold the numbers (not the Values)?
+        self.bad_value = math.nan  # what an undone update made of a parameter
+        self._current = False  # do the arrays hold the numbers (not the Values)?
 
     # --- the batch ------------------------------------------------------------------------
     def _rows(self, idx: Any) -> tuple:
@@ -108,8 +121,10 @@ class CompiledObjective:
         term once."""
         idx = np.asarray(idx)
         if idx.ndim != 1 or len(idx) == 0:
-            raise ValueError(f"CompiledObjective: idx must be a non-empty 1-D array of "
-                             f"row numbers, got shape {idx.shape}")
+            raise ValueError(
+                f"CompiledObjective: idx must be a non-empty 1-D array of "
+                f"row numbers, got shape {idx.shape}"
+            )
         n = len(idx)
         if n == len(self._all) and np.array_equal(idx, self._all):
             inputs = self._inputs
@@ -146,7 +161,7 @@ class CompiledObjective:
         if opt is not self._opt:
             where = {id(p): i for i, p in enumerate(opt.params)}
             pos = np.array([where.get(id(p), -1) for p in self.tape.params], dtype=np.intp)
-            self._mask = pos >= 0                 # tape parameters the optimizer steps
+            self._mask = pos >= 0  # tape parameters the optimizer steps
             self._pos = pos[self._mask]
             self._G = np.zeros(len(opt.params))
             self._gtape = np.zeros(len(self.tape.params))
@@ -225,5 +240,7 @@ class CompiledObjective:
 
     def __repr__(self) -> str:
         l2 = f", l2={self.l2}" if self.l2 else ""
-        return (f"CompiledObjective({getattr(self.loss, '__name__', self.loss)}{l2}, "
-                f"{len(self.X)} rows, {self.tape!r})")
+        return (
+            f"CompiledObjective({getattr(self.loss, '__name__', self.loss)}{l2}, "
+            f"{len(self.X)} rows, {self.tape!r})"
+        )

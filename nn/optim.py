@@ -20,6 +20,7 @@ rate at each use: a NaN, infinite or negative learning rate raises naming the st
     >>> round(w.data, 6)
     1.0
 """
+
 from __future__ import annotations
 
 import math
@@ -31,11 +32,31 @@ import numpy as np
 from autodiff import Value, no_grad
 from autodiff.ops import sqrt
 
-__all__ = ["Optimizer", "SGD", "Adam", "RandomSearch", "RandomLocalSearch", "Schedule",
-           "LinearDecay", "StepDecay", "ExponentialDecay"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "RandomSearch",
+    "RandomLocalSearch",
+    "Schedule",
+    "LinearDecay",
+    "StepDecay",
+    "ExponentialDecay",
+]
 
 
 # --- checking hyper-parameters ---------------------------------------------------------
+
+
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
+def _is_int(x: object) -> bool:
+    """True for an integer (Python's or numpy's), bools excluded."""
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
 
 def _number(x: Any, what: str, ok: Callable[[float], bool], need: str) -> float:
     """x as a float when it is a finite real number (not a bool) for which ``ok`` holds;
@@ -65,6 +86,7 @@ def _rate(lr: Any, where: str) -> float:
 
 
 # --- learning-rate schedules ------------------------------------------------------------
+
 
 class Schedule:
     """A learning rate as a function of the step number k (0 for the first step)."""
@@ -96,8 +118,8 @@ class LinearDecay(Schedule):
 class StepDecay(Schedule):
     """``lr0`` multiplied by ``gamma`` every ``every`` steps.
 
-        >>> s = StepDecay(1.0, every=10, gamma=0.5); s(9), s(10), s(25)
-        (1.0, 0.5, 0.25)
+    >>> s = StepDecay(1.0, every=10, gamma=0.5); s(9), s(10), s(25)
+    (1.0, 0.5, 0.25)
     """
 
     def __init__(self, lr0: float, every: int, gamma: float = 0.1) -> None:
@@ -115,17 +137,16 @@ class StepDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``lr0 * gamma ** k``.
 
-        >>> ExponentialDecay(1.0, 0.5)(3)
-        0.125
+    >>> ExponentialDecay(1.0, 0.5)(3)
+    0.125
     """
 
     def __init__(self, lr0: float, gamma: float) -> None:
         self.lr0 = _rate(lr0, "ExponentialDecay(lr0)")
-        self.gamma = _number(gamma, "ExponentialDecay: gamma", lambda v: 0 < v <= 1,
-                             "in (0, 1]")
+        self.gamma = _number(gamma, "ExponentialDecay: gamma", lambda v: 0 < v <= 1, "in (0, 1]")
 
     def __call__(self, k: int) -> float:
-        return self.lr0 * self.gamma ** k
+        return self.lr0 * self.gamma**k
 
     def __repr__(self) -> str:
         return f"ExponentialDecay({self.lr0}, gamma={self.gamma})"
@@ -133,10 +154,14 @@ class ExponentialDecay(Schedule):
 
 # --- the common interface ---------------------------------------------------------------
 
+
 class Optimizer:
     """Base class: holds the parameters, the step count ``t`` and the learning rate."""
 
     gradient_free = False
+    # Each optimizer defines ``step(closure=None)``, one update; a gradient-free one
+    # evaluates ``closure()`` and returns the best loss so far.
+    step: Callable[..., Optional[float]]
 
     def __init__(self, params: Sequence[Value], lr: Union[float, Schedule]) -> None:
         params = list(params)
@@ -144,11 +169,17 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         for i, p in enumerate(params):
             if not isinstance(p, Value):
-                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
-                                f"{type(p).__name__}, expected a Value")
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} is a "
+                    f"{type(p).__name__}, expected a Value"
+                )
         if not callable(lr):
-            lr = _number(lr, f"{type(self).__name__}: lr", lambda v: v >= 0,
-                         "a non-negative number or a schedule")
+            lr = _number(
+                lr,
+                f"{type(self).__name__}: lr",
+                lambda v: v >= 0,
+                "a non-negative number or a schedule",
+            )
         self.params = params
         self.lr_schedule = lr
         self.t = 0
@@ -160,9 +191,12 @@ class Optimizer:
         s = self.lr_schedule
         if not callable(s):
             return float(s)
-        return _number(s(self.t), f"{type(self).__name__}: the learning-rate schedule "
-                       f"{s!r} at step {self.t}", lambda v: v >= 0,
-                       "a finite number >= 0")
+        return _number(
+            s(self.t),
+            f"{type(self).__name__}: the learning-rate schedule {s!r} at step {self.t}",
+            lambda v: v >= 0,
+            "a finite number >= 0",
+        )
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -188,8 +222,10 @@ class Optimizer:
         self.zero_grad()
         loss = closure()
         if not isinstance(loss, Value):
-            raise TypeError(f"{type(self).__name__}.step: the closure must return a "
-                            f"Value, got {type(loss).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.step: the closure must return a "
+                f"Value, got {type(loss).__name__}"
+            )
         loss.backward()
         return loss.data
 
@@ -201,11 +237,11 @@ class SGD(Optimizer):
     """Gradient descent p <- p - lr * v, with v = momentum * v + grad (PyTorch's form;
     momentum 0 is the plain rule of the lecture, p' = p - α ∇L)."""
 
-    def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 0.1,
-                 momentum: float = 0.0) -> None:
+    def __init__(
+        self, params: Sequence[Value], lr: Union[float, Schedule] = 0.1, momentum: float = 0.0
+    ) -> None:
         super().__init__(params, lr)
-        self.momentum = _number(momentum, "SGD: momentum", lambda v: 0.0 <= v < 1.0,
-                                "in [0, 1)")
+        self.momentum = _number(momentum, "SGD: momentum", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
         self._v = [0.0] * len(self.params)
 
     def rule(self, p: Any, g: Any, v: Any, lr: float) -> tuple:
@@ -245,19 +281,29 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba), PyTorch's formulation: bias-corrected first and second
     moments m, v; p <- p - lr * m_hat / (sqrt(v_hat) + eps)."""
 
-    def __init__(self, params: Sequence[Value], lr: Union[float, Schedule] = 1e-3,
-                 betas: tuple = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: Sequence[Value],
+        lr: Union[float, Schedule] = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         super().__init__(params, lr)
-        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) \
-                or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), each in [0, 1), "
-                             f"got {betas!r:.60}")
-        b1, b2 = (_number(b, f"Adam: betas[{i}]", lambda v: 0.0 <= v < 1.0,
-                          "in [0, 1) (betas must be in [0, 1))")
-                  for i, b in enumerate(betas))
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+            raise ValueError(
+                f"Adam: betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r:.60}"
+            )
+        b1, b2 = (
+            _number(
+                b,
+                f"Adam: betas[{i}]",
+                lambda v: 0.0 <= v < 1.0,
+                "in [0, 1) (betas must be in [0, 1))",
+            )
+            for i, b in enumerate(betas)
+        )
         self.betas = (b1, b2)
-        self.eps = _number(eps, "Adam: eps", lambda v: v > 0,
-                           "> 0 (a small finite number)")
+        self.eps = _number(eps, "Adam: eps", lambda v: v > 0, "> 0 (a small finite number)")
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 
@@ -271,7 +317,7 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         m = b1 * m + (1.0 - b1) * g
         v = b2 * v + (1.0 - b2) * g * g
-        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
         return p - lr * (m / c1) / (sqrt(v / c2) + self.eps), m, v
 
     def step(self, closure: Optional[Callable] = None) -> Optional[float]:
@@ -298,17 +344,20 @@ class Adam(Optimizer):
 
 # --- gradient-free search (the seed lecture's first two ideas) --------------------------
 
+
 class _Search(Optimizer):
     gradient_free = True
+    _candidate: Callable[[], list]  # the next parameters to try, one per method
 
     def __init__(self, params: Sequence[Value], scale: float, seed: Optional[int]) -> None:
         super().__init__(params, 0.0)
-        self.scale = _number(scale, f"{type(self).__name__}: scale", lambda v: v > 0,
-                             "> 0 (a finite number)")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)
-                                 or seed < 0):
-            raise ValueError(f"{type(self).__name__}: seed must be None or an int >= 0, "
-                             f"got {seed!r:.40}")
+        self.scale = _number(
+            scale, f"{type(self).__name__}: scale", lambda v: v > 0, "> 0 (a finite number)"
+        )
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(
+                f"{type(self).__name__}: seed must be None or an int >= 0, got {seed!r:.40}"
+            )
         self.rng = np.random.default_rng(seed)
         self.best = [p.data for p in self.params]
         self.best_loss = math.inf
@@ -328,8 +377,10 @@ class _Search(Optimizer):
         """Try one candidate: set it, evaluate ``closure()``, keep it if the loss went
         down, else put the best parameters back.  Returns the best loss so far."""
         if closure is None:
-            raise TypeError(f"{type(self).__name__}.step needs a closure computing the "
-                            "loss: a gradient-free method can only evaluate")
+            raise TypeError(
+                f"{type(self).__name__}.step needs a closure computing the "
+                "loss: a gradient-free method can only evaluate"
+            )
         if self.best_loss == math.inf:  # the starting point is the first candidate
             self.best_loss = self._evaluate(closure)
         candidate = self._candidate()
@@ -348,15 +399,16 @@ class _Search(Optimizer):
 class RandomSearch(_Search):
     """Try many random parameter vectors (uniform in [-scale, scale]) and keep the best.
 
-        >>> from autodiff import Value
-        >>> w = Value(3.0); rs = RandomSearch([w], scale=2.0, seed=0)
-        >>> losses = [rs.step(lambda: (w - 1) ** 2) for _ in range(50)]
-        >>> losses[-1] < losses[0] and w.data == rs.best[0]
-        True
+    >>> from autodiff import Value
+    >>> w = Value(3.0); rs = RandomSearch([w], scale=2.0, seed=0)
+    >>> losses = [rs.step(lambda: (w - 1) ** 2) for _ in range(50)]
+    >>> losses[-1] < losses[0] and w.data == rs.best[0]
+    True
     """
 
-    def __init__(self, params: Sequence[Value], scale: float = 1.0,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self, params: Sequence[Value], scale: float = 1.0, seed: Optional[int] = None
+    ) -> None:
         super().__init__(params, scale, seed)
 
     def _candidate(self) -> list:
@@ -366,15 +418,16 @@ class RandomSearch(_Search):
 class RandomLocalSearch(_Search):
     """Perturb the best parameters by ``scale`` times Gaussian noise; keep improvements.
 
-        >>> from autodiff import Value
-        >>> w = Value(3.0); rls = RandomLocalSearch([w], scale=0.1, seed=0)
-        >>> losses = [rls.step(lambda: (w - 1) ** 2) for _ in range(200)]
-        >>> losses[-1] < 0.01
-        True
+    >>> from autodiff import Value
+    >>> w = Value(3.0); rls = RandomLocalSearch([w], scale=0.1, seed=0)
+    >>> losses = [rls.step(lambda: (w - 1) ** 2) for _ in range(200)]
+    >>> losses[-1] < 0.01
+    True
     """
 
-    def __init__(self, params: Sequence[Value], scale: float = 0.1,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self, params: Sequence[Value], scale: float = 0.1, seed: Optional[int] = None
+    ) -> None:
         super().__init__(params, scale, seed)
 
     def _candidate(self) -> list:

@@ -22,19 +22,19 @@ the update that produced it (see :meth:`Trainer.step`).
     >>> len(h), h.loss[-1] < h.loss[0]
     (5, True)
 """
+
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, NoReturn, Optional, Union, cast
 
 import numpy as np
 
 from autodiff import Value, no_grad
 
 from . import losses as _losses
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adam, Optimizer, _is_int, _is_real
 
 __all__ = ["Trainer", "fit", "History", "StepInfo", "predict", "accuracy", "DivergedError"]
 
@@ -47,6 +47,7 @@ class StepInfo:
     """What one update did: ``step`` (0-based count of updates before this one),
     ``epoch`` (0-based), the batch's ``loss`` (data loss plus the L2 term) and
     ``accuracy`` (nan when the targets are not classes), and the ``batch_size`` used."""
+
     step: int
     epoch: int
     loss: float
@@ -58,6 +59,7 @@ class StepInfo:
 class History:
     """Per-step records of a training run: lists ``step``, ``epoch``, ``loss``,
     ``accuracy``; ``stopped`` says why the run ended ('steps', 'tol', 'callback')."""
+
     step: list = field(default_factory=list)
     epoch: list = field(default_factory=list)
     loss: list = field(default_factory=list)
@@ -76,9 +78,12 @@ class History:
     def __repr__(self) -> str:
         if not self.loss:
             return "History(0 steps)"
-        return (f"History({len(self)} steps, loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"
-                f", accuracy {self.accuracy[-1]:.3f}"
-                + (f", stopped by {self.stopped}" if self.stopped else "") + ")")
+        return (
+            f"History({len(self)} steps, loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"
+            f", accuracy {self.accuracy[-1]:.3f}"
+            + (f", stopped by {self.stopped}" if self.stopped else "")
+            + ")"
+        )
 
 
 class DivergedError(FloatingPointError):
@@ -89,14 +94,21 @@ class DivergedError(FloatingPointError):
     before the update that produced the bad value), and ``history`` the run's records
     up to the last good step."""
 
-    def __init__(self, message: str, step: int, loss: float, restored_to: int,
-                 history: Optional["History"] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        step: int,
+        loss: float,
+        restored_to: int,
+        history: Optional[History] = None,
+    ) -> None:
         super().__init__(message)
         self.step, self.loss, self.restored_to = step, loss, restored_to
         self.history = history
 
 
 # --- evaluation -------------------------------------------------------------------------
+
 
 def _rows(X: Any, nin: int, where: str) -> list:
     try:
@@ -106,8 +118,9 @@ def _rows(X: Any, nin: int, where: str) -> list:
     if X.ndim == 1 and nin == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[1] != nin:
-        raise ValueError(f"{where}: X must have shape (n, {nin}) for a model with "
-                         f"{nin} inputs, got {X.shape}")
+        raise ValueError(
+            f"{where}: X must have shape (n, {nin}) for a model with {nin} inputs, got {X.shape}"
+        )
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinity")
     return X.tolist()
@@ -128,8 +141,7 @@ def predict(model: Any, X: Any, classes: bool = False, threshold: float = 0.0) -
         >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0]]).shape
         (1, 3)
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, Real) \
-            or not math.isfinite(threshold):
+    if not _is_real(threshold) or not math.isfinite(threshold):
         raise ValueError(f"predict: threshold must be a finite number, got {threshold!r:.40}")
     rows = _rows(X, model.nin, "predict")
     with no_grad():
@@ -140,7 +152,7 @@ def predict(model: Any, X: Any, classes: bool = False, threshold: float = 0.0) -
 
 
 def _is_classes(y: np.ndarray) -> bool:
-    return y.ndim == 2 or (y.size > 0 and np.all(y == np.round(y)))
+    return y.ndim == 2 or (y.size > 0 and bool(np.all(y == np.round(y))))
 
 
 def _accuracy(out: np.ndarray, y: np.ndarray, threshold: float) -> float:
@@ -174,7 +186,7 @@ def _n_outputs(model: Any, row: list) -> int:
     return len(out) if isinstance(out, (list, tuple)) else 1
 
 
-def _threshold(model: Any, loss: Callable) -> float:
+def _threshold(model: Any, loss: Optional[Callable]) -> float:
     last = _out_activation(model) or "linear"
     if last == "sigmoid" or loss in (_losses.mse, _losses.l1):
         return 0.5
@@ -197,14 +209,13 @@ def accuracy(model: Any, X: Any, y: Any, threshold: Optional[float] = None) -> f
         raise ValueError(f"accuracy: {len(out)} rows in X but {len(y)} labels in y")
     if threshold is None:
         threshold = _threshold(model, None)
-    elif isinstance(threshold, bool) or not isinstance(threshold, Real) \
-            or not math.isfinite(threshold):
-        raise ValueError(f"accuracy: threshold must be a finite number, "
-                         f"got {threshold!r:.40}")
+    elif not _is_real(threshold) or not math.isfinite(threshold):
+        raise ValueError(f"accuracy: threshold must be a finite number, got {threshold!r:.40}")
     return _accuracy(out, y, threshold)
 
 
 # --- the trainer ------------------------------------------------------------------------
+
 
 def _default_loss(model: Any, y: np.ndarray, k: int) -> Callable:
     if k > 1:
@@ -245,10 +256,18 @@ class Trainer:
         (3, 5, 5, 2)
     """
 
-    def __init__(self, model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
-                 optimizer: Union[Optimizer, str, None] = None,
-                 batch_size: Optional[int] = None, l2: float = 0.0, seed: int = 0,
-                 compile: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        X: Any,
+        y: Any,
+        loss: Union[str, Callable, None] = None,
+        optimizer: Union[Optimizer, str, None] = None,
+        batch_size: Optional[int] = None,
+        l2: float = 0.0,
+        seed: Optional[int] = 0,
+        compile: bool = False,
+    ) -> None:
         self.model = model
         self._rows = _rows(X, model.nin, "Trainer")
         self.X = np.asarray(X, dtype=float).reshape(len(self._rows), model.nin)
@@ -258,10 +277,8 @@ class Trainer:
             raise ValueError("Trainer: X has no rows")
         if len(self.y) != n:
             raise ValueError(f"Trainer: {n} rows in X but {len(self.y)} targets in y")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)
-                                 or seed < 0):
-            raise ValueError(f"Trainer: seed must be an int >= 0 (or None), "
-                             f"got {seed!r:.40}")
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(f"Trainer: seed must be an int >= 0 (or None), got {seed!r:.40}")
         k = _n_outputs(model, self._rows[0])
         self.loss = _default_loss(model, self.y, k) if loss is None else _losses.get(loss)
         _losses.check_fit(self.loss, k, self.y, _out_activation(model), "Trainer")
@@ -270,25 +287,38 @@ class Trainer:
         elif optimizer == "adam":
             optimizer = Adam(model.parameters(), lr=0.01)
         elif not isinstance(optimizer, Optimizer):
-            raise TypeError(f"Trainer: optimizer must be an nn.optim optimizer or 'sgd'/"
-                            f"'adam', got {optimizer!r}")
+            raise TypeError(
+                f"Trainer: optimizer must be an nn.optim optimizer or 'sgd'/"
+                f"'adam', got {optimizer!r}"
+            )
         self.optimizer = optimizer
-        for name, p in (model.named_parameters() if hasattr(model, "named_parameters")
-                        else enumerate(model.parameters())):
+        for name, p in (
+            model.named_parameters()
+            if hasattr(model, "named_parameters")
+            else enumerate(model.parameters())
+        ):
             if not math.isfinite(p.data):
-                raise ValueError(f"Trainer: the model's parameter {name} is {p.data!r}; "
-                                 "training cannot start from NaN or infinite parameters")
+                raise ValueError(
+                    f"Trainer: the model's parameter {name} is {p.data!r}; "
+                    "training cannot start from NaN or infinite parameters"
+                )
         mine = {id(p) for p in model.parameters()}
         if not any(id(p) in mine for p in optimizer.params):
-            raise ValueError(f"Trainer: the optimizer {optimizer!r} holds none of the "
-                             "model's parameters; build it on model.parameters()")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
-            raise ValueError(f"Trainer: batch_size must be None (all rows), 1 or a "
-                             f"positive int, got {batch_size!r}")
+            raise ValueError(
+                f"Trainer: the optimizer {optimizer!r} holds none of the "
+                "model's parameters; build it on model.parameters()"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"Trainer: batch_size must be None (all rows), 1 or a "
+                f"positive int, got {batch_size!r}"
+            )
         self.batch_size = None if batch_size is None else int(batch_size)
-        if isinstance(l2, bool) or not (isinstance(l2, Real) and l2 >= 0
-                                        and math.isfinite(l2)):
+        if not (_is_real(l2) and l2 >= 0 and math.isfinite(l2)):
             raise ValueError(f"Trainer: l2 must be a number >= 0, got {l2!r:.40}")
         self.l2 = float(l2)
         self.rng = np.random.default_rng(seed)
@@ -301,26 +331,28 @@ class Trainer:
         self._before_last: Optional[list] = None  # parameters before the last update
         if compile:
             if optimizer.gradient_free:
-                raise ValueError("Trainer: compile=True computes gradients; a gradient-"
-                                 "free optimizer has no use for them")
+                raise ValueError(
+                    "Trainer: compile=True computes gradients; a gradient-"
+                    "free optimizer has no use for them"
+                )
             try:
                 from .compiled import CompiledObjective
             except ModuleNotFoundError as e:
                 if e.name not in ("nn.compiled", __package__ + ".compiled"):
                     raise
-                raise RuntimeError("Trainer(compile=True) needs the compiled tape "
-                                   "(nn/compiled.py), which this installation does not "
-                                   "have; use compile=False") from None
+                raise RuntimeError(
+                    "Trainer(compile=True) needs the compiled tape "
+                    "(nn/compiled.py), which this installation does not "
+                    "have; use compile=False"
+                ) from None
             if self.loss not in _losses.LOSSES.values():  # tracing needs a Value
                 with no_grad():
                     self._check_loss_value(self.loss([model(self._rows[0])], self.y[:1]))
             try:
-                self._compiled = CompiledObjective(model, self.loss, self.X, self.y,
-                                                   l2=self.l2)
+                self._compiled = CompiledObjective(model, self.loss, self.X, self.y, l2=self.l2)
             except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
                 # tracing and checking the tape compute the first rows' loss
-                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
-                               0, cause=e)
+                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan, 0, cause=e)
 
     @property
     def n(self) -> int:
@@ -342,7 +374,7 @@ class Trainer:
             else:
                 order = self.rng.permutation(self.n)
                 k = self.batch_size
-                self._queue = [order[i:i + k] for i in range(0, self.n, k)]
+                self._queue = [order[i : i + k] for i in range(0, self.n, k)]
             self._queue.reverse()
         return self._queue.pop()
 
@@ -364,45 +396,63 @@ class Trainer:
     def _check_loss_value(self, v: Any) -> Value:
         if not isinstance(v, Value):
             name = getattr(self.loss, "__name__", "the loss")
-            raise TypeError(f"Trainer: the loss function {name} returned a "
-                            f"{type(v).__name__} ({v!r:.40}), expected a Value: compute it "
-                            "from the predictions with Value operations so it has a "
-                            "gradient")
+            raise TypeError(
+                f"Trainer: the loss function {name} returned a "
+                f"{type(v).__name__} ({v!r:.40}), expected a Value: compute it "
+                "from the predictions with Value operations so it has a "
+                "gradient"
+            )
         return v
 
-    def _diverged(self, loss: float, epoch: int, kept: str = "",
-                  cause: Optional[BaseException] = None) -> None:
+    def _diverged(
+        self, loss: float, epoch: int, kept: str = "", cause: Optional[BaseException] = None
+    ) -> NoReturn:
         """Stop on a non-finite loss at this step: put back the parameters from before
         the last update (they produced it) and raise DivergedError."""
         k = self.steps_done
         restored = k
-        undone = (self._compiled.undo_last() if self._compiled is not None
-                  else self._before_last is not None)
+        undone = (
+            self._compiled.undo_last()
+            if self._compiled is not None
+            else self._before_last is not None
+        )
         if not kept and undone:
-            if self._compiled is None:
+            if self._compiled is None and self._before_last is not None:
                 for p, v in zip(self.optimizer.params, self._before_last):
                     p.data = v
-            kept = (f"the model's parameters are restored to those before the update of "
-                    f"step {k - 1} (which gave loss {self.history.loss[-1]:.6g})")
+            kept = (
+                f"the model's parameters are restored to those before the update of "
+                f"step {k - 1} (which gave loss {self.history.loss[-1]:.6g})"
+            )
             restored = k - 1
         elif not kept:
             kept = "no update was made, the model's parameters are unchanged"
-        what = (f"the loss is {loss!r}" if cause is None else
-                f"the loss could not be computed ({cause})")
-        raise DivergedError(f"training diverged at step {k} (epoch {epoch}): {what}; "
-                            f"{kept}; try a smaller learning rate",
-                            step=k, loss=loss, restored_to=restored,
-                            history=self.history) from cause
+        what = (
+            f"the loss is {loss!r}"
+            if cause is None
+            else f"the loss could not be computed ({cause})"
+        )
+        raise DivergedError(
+            f"training diverged at step {k} (epoch {epoch}): {what}; "
+            f"{kept}; try a smaller learning rate",
+            step=k,
+            loss=loss,
+            restored_to=restored,
+            history=self.history,
+        ) from cause
 
-    def _update_diverged(self, i: int, value: float, loss: float, epoch: int) -> None:
+    def _update_diverged(self, i: int, value: float, loss: float, epoch: int) -> NoReturn:
         """Stop on an update that made parameter ``i`` non-finite (already undone)."""
         raise DivergedError(
             f"training diverged at step {self.steps_done} (epoch {epoch}): the "
             f"update from loss {loss:.6g} made parameter {self._param_name(i)} "
             f"{value!r}; the update is undone, the parameters are those this "
             "step's loss was computed from; try a smaller learning rate",
-            step=self.steps_done, loss=loss, restored_to=self.steps_done,
-            history=self.history)
+            step=self.steps_done,
+            loss=loss,
+            restored_to=self.steps_done,
+            history=self.history,
+        )
 
     def _param_name(self, i: int) -> str:
         named = getattr(self.model, "named_parameters", None)
@@ -445,19 +495,25 @@ class Trainer:
         epoch = self.epoch
         opt = self.optimizer
         if opt.gradient_free:
-            loss = opt.step(lambda: self.objective(idx)[0])
+            # a gradient-free step returns the best loss so far (a float, never None)
+            loss = cast(float, opt.step(lambda: self.objective(idx)[0]))
             if not math.isfinite(loss):
-                self._diverged(loss, epoch, "no parameters with a finite loss were found "
-                               "yet (the search keeps the best it has seen)")
+                self._diverged(
+                    loss,
+                    epoch,
+                    "no parameters with a finite loss were found "
+                    "yet (the search keeps the best it has seen)",
+                )
             with no_grad():
                 out = _outputs([self.model(self._rows[i]) for i in idx])
-        elif self._compiled is not None:   # data loss and L2 term compiled, on arrays
+        elif self._compiled is not None:  # data loss and L2 term compiled, on arrays
             compiled = self._compiled
             try:
                 loss, out = compiled.forward(idx, opt)
             except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
-                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
-                               epoch, cause=e)
+                self._diverged(
+                    math.inf if isinstance(e, OverflowError) else math.nan, epoch, cause=e
+                )
             if not math.isfinite(loss):
                 self._diverged(loss, epoch)
             bad = compiled.update(opt)
@@ -471,8 +527,9 @@ class Trainer:
                 total.backward()
                 loss = total.data
             except (OverflowError, ZeroDivisionError, FloatingPointError) as e:
-                self._diverged(math.inf if isinstance(e, OverflowError) else math.nan,
-                               epoch, cause=e)
+                self._diverged(
+                    math.inf if isinstance(e, OverflowError) else math.nan, epoch, cause=e
+                )
             if not math.isfinite(loss):
                 self._diverged(loss, epoch)
             before = [p.data for p in opt.params]
@@ -484,17 +541,23 @@ class Trainer:
                     q.data = v
                 self._update_diverged(i, after[i], loss, epoch)
             self._before_last = before
-        info = StepInfo(step=self.steps_done, epoch=epoch, loss=float(loss),
-                        accuracy=_accuracy(np.asarray(out), self.y[idx], self.threshold),
-                        batch_size=len(idx))
+        info = StepInfo(
+            step=self.steps_done,
+            epoch=epoch,
+            loss=float(loss),
+            accuracy=_accuracy(np.asarray(out), self.y[idx], self.threshold),
+            batch_size=len(idx),
+        )
         self.steps_done += 1
         self.history.append(info)
         return info
 
     def __repr__(self) -> str:
         bs = "all rows" if self.batch_size is None else self.batch_size
-        return (f"Trainer({self.model!r}, n={self.n}, loss={self.loss.__name__}, "
-                f"optimizer={self.optimizer!r}, batch_size={bs}, steps={self.steps_done})")
+        return (
+            f"Trainer({self.model!r}, n={self.n}, loss={self.loss.__name__}, "
+            f"optimizer={self.optimizer!r}, batch_size={bs}, steps={self.steps_done})"
+        )
 
 
 def _progress_bar(total: int, progress: bool) -> Any:
@@ -507,12 +570,22 @@ def _progress_bar(total: int, progress: bool) -> Any:
     return tqdm(total=total, unit="step", leave=False)
 
 
-def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
-        optimizer: Union[Optimizer, str, None] = None, steps: Optional[int] = None,
-        epochs: Optional[int] = None, batch_size: Optional[int] = None,
-        tol: Optional[float] = None, l2: float = 0.0, seed: int = 0,
-        progress: bool = True, callback: Optional[Callable[[StepInfo], Any]] = None,
-        compile: bool = False) -> History:
+def fit(
+    model: Any,
+    X: Any,
+    y: Any,
+    loss: Union[str, Callable, None] = None,
+    optimizer: Union[Optimizer, str, None] = None,
+    steps: Optional[int] = None,
+    epochs: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    tol: Optional[float] = None,
+    l2: float = 0.0,
+    seed: Optional[int] = 0,
+    progress: bool = True,
+    callback: Optional[Callable[[StepInfo], Any]] = None,
+    compile: bool = False,
+) -> History:
     """Train ``model`` on (X, y) and return its :class:`History`.
 
     Runs ``steps`` updates, or ``epochs`` epochs (each ``updates_per_epoch`` updates),
@@ -536,19 +609,30 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
     if steps is not None and epochs is not None:
         raise ValueError("fit: give steps or epochs, not both")
     for name, v in (("steps", steps), ("epochs", epochs)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
-                              or v < 1):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise ValueError(f"fit: {name} must be a positive int, got {v!r}")
-    if tol is not None and (isinstance(tol, bool) or not (isinstance(tol, Real)
-                                                          and tol >= 0)):
+    if tol is not None and not (_is_real(tol) and tol >= 0):
         raise ValueError(f"fit: tol must be a number >= 0, got {tol!r:.40}")
     if callback is not None and not callable(callback):
-        raise TypeError(f"fit: callback must be a function(info), got "
-                        f"{type(callback).__name__}")
-    trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size,
-                      l2=l2, seed=seed, compile=compile)
-    total = (int(steps) if steps is not None else
-             int(epochs) * trainer.updates_per_epoch if epochs is not None else 100)
+        raise TypeError(f"fit: callback must be a function(info), got {type(callback).__name__}")
+    trainer = Trainer(
+        model,
+        X,
+        y,
+        loss=loss,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        l2=l2,
+        seed=seed,
+        compile=compile,
+    )
+    total = (
+        int(steps)
+        if steps is not None
+        else int(epochs) * trainer.updates_per_epoch
+        if epochs is not None
+        else 100
+    )
     history = trainer.history
     history.stopped = "steps"
     bar = _progress_bar(total, progress)
@@ -561,7 +645,7 @@ def fit(model: Any, X: Any, y: Any, loss: Union[str, Callable, None] = None,
                 bar.update(1)
                 bar.set_postfix(loss=f"{info.loss:.4g}", acc=f"{info.accuracy:.3f}")
             if callback is not None:
-                trainer.sync()      # the model's Values hold this step's numbers
+                trainer.sync()  # the model's Values hold this step's numbers
                 if callback(info) is False:
                     history.stopped = "callback"
                     break

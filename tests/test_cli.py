@@ -46,7 +46,7 @@ def one_line_error(code, err, *fragments):
 @pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["explain", "--help"],
                                   ["train", "--help"], ["demo", "--help"]])
 def test_help_on_every_subcommand(capsys, argv):
-    code, out, err = run(capsys, *argv)
+    code, out, _err = run(capsys, *argv)
     assert code == 0 and out.startswith("usage: gradwire")
     if len(argv) == 2:
         assert f"gradwire {argv[0]}" in out.splitlines()[0]
@@ -127,7 +127,7 @@ def test_expression_errors(capsys, tmp_path, cmd, expr, sets, fragments):
     argv = [cmd, expr, "--set", *sets] if sets else [cmd, expr]
     if cmd == "render":
         argv += ["-o", str(target)]
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     one_line_error(code, err, *fragments)
     assert not target.exists()
 

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from autodiff import Value, affine, compile, ops
-from autodiff.program import (DOT, Eqn, Program, ProgramError, Var, find_dots,
-                              flatten_sums, optimize, trace)
+from autodiff.program import (
+    DOT,
+    Eqn,
+    Program,
+    ProgramError,
+    Var,
+    find_dots,
+    flatten_sums,
+    optimize,
+    trace,
+)
 from nn import MLP, fit, optim
 from nn.train import Trainer
 

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from autodiff import Value, backward_steps, chain_rule, forward_steps, topological_order
-from autodiff.explain import Step, factors_text, fmt, gradients_of
 from autodiff.examples import sigmoid_circuit
+from autodiff.explain import Step, factors_text, fmt, gradients_of
 
 
 def test_sigmoid_backward_steps_equal_backward_bit_for_bit():
@@ -176,7 +176,7 @@ def test_random_graphs_bit_for_bit(seed):
 
 
 def test_chain_rule_expansion_sigmoid():
-    f, (w0, x0, *_rest) = sigmoid_circuit()
+    f, (_w0, x0, *_rest) = sigmoid_circuit()
     cr = chain_rule(f, x0)
     assert cr.n_paths == 1 and len(cr.paths[0]) == 7
     assert cr.text.splitlines()[1] == (

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from autodiff import Value, gradcheck
-from visualize.expr import (MAX_DEPTH, MAX_LENGTH, ExprError, build, parse_assignments, variables)
+from visualize.expr import MAX_DEPTH, MAX_LENGTH, ExprError, build, parse_assignments, variables
 
 SIGMOID = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 LECTURE = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
@@ -31,7 +31,7 @@ def test_sigmoid_circuit_matches_the_lecture():
 
 
 def test_numbers_fold_into_one_gate_like_the_slides():
-    f, leaves = build("1/(1+exp(-x))", {"x": 0.5})
+    f, _leaves = build("1/(1+exp(-x))", {"x": 0.5})
     gates = [v.gate for v in f.walk() if not v.is_leaf]
     assert gates == ["*-1", "exp", "+1", "1/x"]
 

@@ -1,6 +1,7 @@
 """atomic_write: what every save in gradwire goes through."""
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ def test_new_file_gets_umask_permissions_not_owner_only(tmp_path):
         p = atomic_write(tmp_path / "a" / "b.svg", lambda f: f.write(b"<svg/>"), binary=True)
     finally:
         os.umask(old)
-    assert open(p, "rb").read() == b"<svg/>"
+    assert Path(p).read_bytes() == b"<svg/>"
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o644
 
 

@@ -6,8 +6,17 @@ import math
 import pytest
 import torch
 
-from autodiff import (GradcheckError, Value, gradcheck, gradients, grad, hessian, no_grad,
-                      ops, value_and_grad)
+from autodiff import (
+    GradcheckError,
+    Value,
+    grad,
+    gradcheck,
+    gradients,
+    hessian,
+    no_grad,
+    ops,
+    value_and_grad,
+)
 
 
 def f3(x, y, z):

@@ -100,7 +100,7 @@ def test_a_formula_may_start_with_minus(capsys, cmd, expr, grad):
 
 
 def test_a_formula_starting_with_minus_and_an_output_file(capsys, tmp_path):
-    code, out, err = run(capsys, "render", "-x*2", "-o", "f.svg", "--set", "x=3")
+    code, _out, err = run(capsys, "render", "-x*2", "-o", "f.svg", "--set", "x=3")
     assert code == 0, err
     assert "</svg>" in (tmp_path / "f.svg").read_text()
 
@@ -159,7 +159,7 @@ def test_a_graph_over_the_steppers_cap_is_refused_before_writing(capsys, tmp_pat
     from visualize import stepper
     cap = inspect.signature(stepper).parameters["max_nodes"].default
     expr = "+".join(["x"] * (cap + 2))  # cap+2 nodes: one input and cap+1 sums
-    code, out, err = run(capsys, "render", expr, "--set", "x=1", "-o", "f.svg",
+    code, _out, err = run(capsys, "render", expr, "--set", "x=1", "-o", "f.svg",
                          "--steps", "s.html")
     one_line_error(code, err, "--steps 's.html'", str(cap))
     assert list(tmp_path.iterdir()) == []  # not even the diagram
@@ -168,7 +168,7 @@ def test_a_graph_over_the_steppers_cap_is_refused_before_writing(capsys, tmp_pat
 @pytest.mark.parametrize("option, name", [("-o", "f.svg"), ("--steps", "s.html")])
 def test_render_without_dot_is_one_line_before_writing(capsys, tmp_path, no_dot, option,
                                                        name):
-    code, out, err = run(capsys, "render", "x*y", "--set", "x=1", "y=2", option, name)
+    code, _out, err = run(capsys, "render", "x*y", "--set", "x=1", "y=2", option, name)
     one_line_error(code, err, f"{option} needs Graphviz", "dot")
     assert list(tmp_path.iterdir()) == [tmp_path / "empty-bin"]
 
@@ -179,7 +179,7 @@ def test_a_full_disk_on_save_names_the_option(capsys, tmp_path, monkeypatch):
     def full(self, path):
         raise OSError(28, "No space left on device", str(tmp_path / ".m.json.1234.tmp"))
     monkeypatch.setattr(nn.MLP, "save", full)
-    code, out, err = run(capsys, "train", "--steps", "1", "--no-progress",
+    code, _out, err = run(capsys, "train", "--steps", "1", "--no-progress",
                          "--save", "m.json")
     one_line_error(code, err, "--save 'm.json': cannot write: No space left on device")
     assert ".tmp" not in err
@@ -188,14 +188,14 @@ def test_a_full_disk_on_save_names_the_option(capsys, tmp_path, monkeypatch):
 # --- demo -----------------------------------------------------------------------------------
 
 def test_demo_without_dot_writes_nothing(capsys, tmp_path, no_dot):
-    code, out, err = run(capsys, "demo", "--out", "demo-out")
+    code, _out, err = run(capsys, "demo", "--out", "demo-out")
     one_line_error(code, err, "demo needs Graphviz", "dot")
     assert not (tmp_path / "demo-out").exists()
 
 
 def test_demo_without_matplotlib_writes_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    code, out, err = run(capsys, "demo", "--out", "demo-out")
+    code, _out, err = run(capsys, "demo", "--out", "demo-out")
     one_line_error(code, err, "demo needs matplotlib", "pip install")
     assert not (tmp_path / "demo-out").exists()
 
@@ -258,7 +258,7 @@ def test_train_plot_without_matplotlib_is_refused_before_training(capsys, tmp_pa
 
 def test_train_without_tqdm_names_the_extra(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    code, out, err = run(capsys, "train", "--steps", "2")
+    code, _out, err = run(capsys, "train", "--steps", "2")
     assert code == 0
     assert err.strip().splitlines() == [
         "gradwire: no progress bar without tqdm: pip install 'gradwire[progress]'"]

@@ -8,6 +8,7 @@ import html
 import os
 import re
 import time
+from pathlib import Path
 
 import graphviz
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from autodiff import Value, affine
 from nn import MLP
 from visualize import diagram, draw_network
-from visualize.diagram import (GraphTooLarge, LayoutTimeout, draw, render, value_svg)
+from visualize.diagram import GraphTooLarge, LayoutTimeout, draw, render, value_svg
 from visualize.expr import build
 from visualize.network import forward_numpy, layer_activations
 
@@ -143,7 +144,7 @@ def test_diagram_render_writes_atomically_with_the_time_limit(tmp_path, monkeypa
     d = draw(x.exp())
     out = d.render(outfile=str(tmp_path / "e.svg"), timeout=30)
     assert out == str(tmp_path / "e.svg")
-    assert open(out, "rb").read(5) == b"<?xml"
+    assert Path(out).read_bytes()[:5] == b"<?xml"
     assert (tmp_path / "e.gv").read_text() == d.source
     monkeypatch.setattr(diagram, "LONG_WIRE_BUDGET", 10**9)
     with pytest.raises(LayoutTimeout):
@@ -216,7 +217,7 @@ def test_draw_network_options_are_checked():
         draw_network(m, max_neurons="a")
     with pytest.raises(ValueError, match="timeout"):
         draw_network(m, timeout=-1)
-    with pytest.raises(GraphTooLarge, match="9 weights.*max_weights=9"):
+    with pytest.raises(GraphTooLarge, match=r"9 weights.*max_weights=9"):
         draw_network(m, max_weights=8)
 
 
@@ -277,4 +278,4 @@ def test_diagram_save_and_render_refuse_a_device(tmp_path):
         d.render(str(tmp_path / "d.gv"))
     assert sorted(os.listdir(tmp_path)) == ["d.gv"] and os.path.islink(tmp_path / "d.gv")
     path = d.save(str(tmp_path / "ok.gv"))
-    assert open(path).read() == d.source
+    assert Path(path).read_text() == d.source

@@ -189,7 +189,7 @@ def test_interrupt_at_any_point_leaves_old_file_and_no_temp(tmp_path, existing, 
             target.unlink()
         events = [0]
 
-        def hook(frame, event, arg):
+        def hook(frame, event, arg, events=events, n=n):
             events[0] += 1
             if events[0] == n:
                 raise KeyboardInterrupt

@@ -2,6 +2,7 @@
 allocated (with limits that can be lifted), and ``MLP.load`` turns every malformed or
 hostile file into a ``ModelFileError`` naming it, without blocking or reading without
 bound."""
+import contextlib
 import json
 import os
 import threading
@@ -12,7 +13,6 @@ import pytest
 from nn import MLP, Layer, ModelFileError, Neuron, datasets
 from nn.datasets import MAX_SAMPLES
 from nn.modules import MAX_FILE_BYTES, MAX_PARAMS
-
 
 # --- model sizes ----------------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ def test_dataset_seed_is_named(name, seed):
 def test_blobs_centers_that_are_not_points():
     with pytest.raises(ValueError, match="blobs: centers contain NaN or infinity"):
         datasets.blobs(10, centers=[[0.0, np.nan], [1.0, 1.0]])
-    with pytest.raises(ValueError, match="blobs: centers must be an int or a .* of numbers"):
+    with pytest.raises(ValueError, match=r"blobs: centers must be an int or a .* of numbers"):
         datasets.blobs(10, centers=[["a", "b"]])
     with pytest.raises(ValueError, match="blobs: 5 centers for 3 points"):
         datasets.blobs(3, centers=5)
@@ -175,7 +175,7 @@ def _load_with_timeout(path, unblock=None, timeout=5.0):
         try:
             MLP.load(path)
             result["error"] = None
-        except BaseException as e:  # noqa: BLE001 - handed to the test
+        except BaseException as e:  # handed to the test
             result["error"] = e
 
     t = threading.Thread(target=run, daemon=True)
@@ -195,10 +195,8 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
 
     def unblock():  # a writer lets a load blocked in open() go on
-        try:
+        with contextlib.suppress(OSError):
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
 
     err = _load_with_timeout(fifo, unblock)
     assert isinstance(err, ModelFileError)

@@ -196,7 +196,7 @@ def test_schedule_giving_a_bad_rate_stops_at_that_step(bad, compile):
     fit(ref, X, y, optimizer=optim.SGD(ref.parameters(), lr=0.1), steps=2, progress=False,
         compile=compile)
     with pytest.raises((TypeError, ValueError),
-                       match="learning-rate schedule .* at step 2 must be a finite number"):
+                       match=r"learning-rate schedule .* at step 2 must be a finite number"):
         fit(model, X, y, optimizer=opt, steps=5, progress=False, compile=compile)
     assert _params(model) == _params(ref)  # the bad rate was never applied
 
@@ -254,7 +254,7 @@ def test_infinite_loss_at_the_first_step_changes_nothing(compile):
     X, y = np.array([[1e200, 1e200], [-1e200, 3e200]]), np.array([0.0, 1.0])
     model = MLP(2, [3, 1], seed=0)
     start = _params(model)
-    with pytest.raises(DivergedError, match="step 0 .*no update was made") as err:
+    with pytest.raises(DivergedError, match=r"step 0 .*no update was made") as err:
         fit(model, X, y, loss="mse", steps=3, progress=False, compile=compile)
     assert (err.value.step, err.value.restored_to, len(err.value.history)) == (0, 0, 0)
     assert _params(model) == start
@@ -264,5 +264,5 @@ def test_search_that_finds_no_finite_loss_stops():
     X, y = np.array([[1e200, 1e200], [-1e200, 3e200]]), np.array([0.0, 1.0])
     model = MLP(2, [3, 1], seed=0)
     opt = optim.RandomLocalSearch(model.parameters(), scale=1e-3, seed=0)
-    with pytest.raises(DivergedError, match="step 0 .*no parameters with a finite loss"):
+    with pytest.raises(DivergedError, match=r"step 0 .*no parameters with a finite loss"):
         fit(model, X, y, loss="mse", optimizer=opt, steps=3, progress=False)

@@ -8,12 +8,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from nn import MLP, Trainer, datasets  # noqa: E402
-from visualize import LiveView, live_training, plot_decision_boundary, plot_history  # noqa: E402
-from visualize import plots  # noqa: E402
+from nn import MLP, Trainer, datasets
+from visualize import (
+    LiveView,
+    live_training,
+    plot_decision_boundary,
+    plot_history,
+    plots,
+)
 
 
 @pytest.fixture
@@ -134,7 +139,7 @@ def test_boundary_resolution_limit_is_documented_and_can_be_raised(moons, monkey
 
 
 def test_grid_is_evaluated_in_bounded_chunks(moons, monkeypatch):
-    model, X, y = moons
+    model, X, _y = moons
     seen = []
     real = plots.forward_numpy
 

@@ -8,8 +8,7 @@ import operator
 import numpy as np
 import pytest
 
-from autodiff import (Value, compile, gradcheck, gradients, grad, hessian,
-                      value_and_grad)
+from autodiff import Value, compile, grad, gradcheck, gradients, hessian, value_and_grad
 from autodiff.value import STATE
 
 # --- tracing: a traced Value's number must not be baked into the tape -------------------
@@ -27,7 +26,7 @@ FLOAT_LIKE = {
     "complex": lambda x: x * complex(x).real,
     "numpy float64": lambda x: x * np.float64(x),
     "numpy array": lambda x: x * np.asarray([x], dtype=float)[0],
-    "% formatting": lambda x: x * float("%.17g" % x),
+    "% formatting": lambda x: x * float("%.17g" % x),  # noqa: UP031 - the spelling under test
 }
 
 
@@ -70,7 +69,7 @@ def test_int_and_round_of_a_traced_value_are_refused_by_name(fn, call):
 DATA_READS = {
     "input": lambda x: x * x.data,
     "derived node": lambda x: x * (x * 2 + 1).exp().data,
-    "getattr": lambda x: x * getattr(x, "data"),
+    "getattr": lambda x: x * getattr(x, "data"),  # noqa: B009 - the spelling under test
     "attrgetter": lambda x: x * operator.attrgetter("data")(x),
     "in a comprehension": lambda x: x - max(v.data for v in [x, x * 2]),
     "no_grad result": lambda x: x * _under_no_grad(x).data,

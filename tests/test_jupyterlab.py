@@ -86,7 +86,7 @@ def lab(tmp_path_factory):
            "--LabApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:   # containers and CI often run as root
         cmd.append("--allow-root")
-    log = open(root / "jupyterlab.log", "wb")
+    log = open(root / "jupyterlab.log", "wb")  # noqa: SIM115 - the server writes it; closed below
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                             stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -99,7 +99,7 @@ def lab(tmp_path_factory):
             except (urllib.error.URLError, ConnectionError, OSError):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("JupyterLab did not start: "
-                                       + (root / "jupyterlab.log").read_text()[-2000:])
+                                       + (root / "jupyterlab.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
         yield {"base": base, "token": token, "root": root}
     finally:
@@ -230,7 +230,7 @@ def test_01_stepper_answers_next(lab, browser, tmp_path):
 def test_figures_render(lab, browser, tmp_path, name):
     page, report = open_and_run(browser, lab, name)
     check_report(name, report)
-    for k, cell in enumerate(c for c in report if c["shows"]):
+    for cell in (c for c in report if c["shows"]):
         page.locator(".jp-Notebook .jp-Cell").nth(cell["index"]).screenshot(
             path=str(tmp_path / f"{name[:2]}-cell{cell['index']}.png"))
     assert page.errors == []

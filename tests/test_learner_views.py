@@ -5,17 +5,16 @@ gradwire's Value, and formulas read from the op table."""
 import html
 import math
 import re
-
-import pytest
+from pathlib import Path
 
 import micrograd.engine as mg
-from autodiff import (Value, affine, backward_steps, chain_rule, ops,
-                      topological_order)
+import pytest
+
+from autodiff import Value, affine, backward_steps, chain_rule, ops, topological_order
 from autodiff.explain import gradients_of
 from autodiff.micrograd_compat import as_graph, micrograd_op
 from nn import MLP, Neuron
 from visualize import draw, draw_network, render, stepper
-
 
 # --- a Value as the micrograd lecture writes it, by hand ---------------------------------
 
@@ -185,13 +184,13 @@ def test_diagram_render_and_stepper_on_micrograd_style_graphs(make, tmp_path):
         c = a * b + a
         out = (c.relu() + c ** 2) * b
     else:
-        o, v = lecture_neuron(LectureValue)
+        o, _v = lecture_neuron(LectureValue)
         out = o / (o + 2.0)  # **-1 and a leaf constant, as the lecture writes division
     out.backward()
     g = draw(out)
     assert "expected a Value" not in g.source and " -> " in g.source
     path = render(out, str(tmp_path / "graph.svg"))
-    assert open(path, encoding="utf-8").read().count("<svg") == 1
+    assert Path(path).read_text(encoding="utf-8").count("<svg") == 1
     s = stepper(out)
     root = as_graph(out)
     nodes = [n for n in _foreign_order(root)]
@@ -218,7 +217,7 @@ def _foreign_order(root):
 
 
 def test_lecture_class_labels_and_local_derivatives_in_captions():
-    o, v = lecture_neuron(LectureValue)
+    o, _v = lecture_neuron(LectureValue)
     o.label = "o"
     s = stepper(o)
     text = "\n".join(st["caption"] for st in s.steps)
@@ -309,6 +308,7 @@ def test_a_file_without_labels_loads_with_the_default_labels(tmp_path):
 
 def test_bad_labels_in_a_file_are_refused(tmp_path):
     import json
+
     from nn import ModelFileError
     m = MLP(2, [2, 1], seed=0)
     doc = m.to_dict()

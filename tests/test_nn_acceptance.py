@@ -35,7 +35,7 @@ def test_micrograd_demo_reaches_100_percent_on_moons():
         data_loss = sum(losses) * (1.0 / len(losses))
         # L2 regularization
         alpha = 1e-4
-        reg_loss = alpha * sum((p*p for p in model.parameters()))
+        reg_loss = alpha * sum(p*p for p in model.parameters())
         total_loss = data_loss + reg_loss
         # also get accuracy
         accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]
@@ -96,9 +96,9 @@ def test_backprop_equations_match_engine_gradients():
     dsig = [_sigmoid(z) * (1 - _sigmoid(z)) for z in zs]
     delta = [None] * len(W)
     delta[-1] = (a[-1] - t) * dsig[-1]                      # δ^L = ∇_a C ⊙ σ'(z^L)
-    for l in range(len(W) - 2, -1, -1):
+    for l in range(len(W) - 2, -1, -1):  # noqa: E741 - l: the formulas' layer index
         delta[l] = (W[l + 1].T @ delta[l + 1]) * dsig[l]    # δ^l = (W^{l+1})^T δ^{l+1} ⊙ σ'(z^l)
-    for l, layer in enumerate(model.layers):
+    for l, layer in enumerate(model.layers):  # noqa: E741
         dW = np.outer(delta[l], a[l])                       # ∂C/∂W^l = δ^l (a^{l-1})^T
         engine_dW = np.array([[w.grad for w in n.w] for n in layer.neurons])
         engine_db = np.array([n.b.grad for n in layer.neurons])
@@ -144,7 +144,9 @@ def test_random_search_local_search_and_gradient_descent_compared():
     assert final["gd"] < final["local"] and final["gd"] < final["random"], final
 
 
-@pytest.mark.parametrize("batch_size, expected", [(None, 1), (1, 23), (5, 5), (7, 4), (23, 1), (50, 1)])
+@pytest.mark.parametrize(
+    "batch_size, expected", [(None, 1), (1, 23), (5, 5), (7, 4), (23, 1), (50, 1)]
+)
 def test_updates_per_epoch(batch_size, expected):
     X, y = moons(23, seed=0)
     t = Trainer(MLP(2, [3, 1], seed=0), X, y, batch_size=batch_size)

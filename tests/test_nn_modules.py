@@ -110,8 +110,8 @@ def test_linear_neuron_and_micrograd_nonlin_flag():
     n = Neuron(2, nonlin=False, seed=0)
     assert n.activation == "linear" and not n.nonlin
     m = MLP(2, [3, 3, 1], seed=0)
-    assert [l.activation for l in m.layers] == ["relu", "relu", "linear"]
-    assert [n.nonlin for l in m.layers for n in l.neurons][-1] is False
+    assert [layer.activation for layer in m.layers] == ["relu", "relu", "linear"]
+    assert [n.nonlin for layer in m.layers for n in layer.neurons][-1] is False
 
 
 def test_reprs_show_architecture():
@@ -132,8 +132,11 @@ def test_seed_and_rng_make_init_reproducible():
     ws = [w.data for n in g1.layers[0].neurons for w in n.w]
     assert all(-1 <= w <= 1 for w in ws) and all(n.b.data == 0 for n in g1.layers[0].neurons)
     # a seeded model leaves the global generator alone (micrograd's demo relies on it)
-    random.seed(0); before = random.random()
-    random.seed(0); MLP(2, [4, 1], seed=1); assert random.random() == before
+    random.seed(0)
+    before = random.random()
+    random.seed(0)
+    MLP(2, [4, 1], seed=1)
+    assert random.random() == before
 
 
 def test_parameters_zero_grad_and_state_dict_roundtrip():

@@ -58,7 +58,8 @@ def test_linear_decay_reproduces_micrograd_schedule():
 
 
 def test_step_and_exponential_decay():
-    assert [optim.StepDecay(0.8, every=2, gamma=0.5)(k) for k in range(5)] == [0.8, 0.8, 0.4, 0.4, 0.2]
+    decay = optim.StepDecay(0.8, every=2, gamma=0.5)
+    assert [decay(k) for k in range(5)] == [0.8, 0.8, 0.4, 0.4, 0.2]
     assert [optim.ExponentialDecay(1.0, 0.9)(k) for k in range(3)] == [1.0, 0.9, 0.9 ** 2]
 
 
@@ -88,7 +89,7 @@ def test_search_needs_a_closure_and_records_no_graph():
     with pytest.raises(TypeError, match="needs a closure"):
         optim.RandomSearch([w]).step()
     seen = []
-    optim.RandomSearch([w], seed=0).step(lambda: seen.append((w * 2)) or seen[-1])
+    optim.RandomSearch([w], seed=0).step(lambda: seen.append(w * 2) or seen[-1])
     assert all(v.is_leaf for v in seen)  # evaluated under no_grad
 
 

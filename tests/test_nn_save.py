@@ -27,7 +27,7 @@ def test_round_trip_predicts_identically(saved):
     assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
     doc = json.loads(path.read_text())
     assert doc["format"] == "gradwire-mlp" and doc["version"] == 1 and doc["nin"] == 2
-    assert [l["activation"] for l in doc["layers"]] == ["tanh", "tanh", "linear"]
+    assert [layer["activation"] for layer in doc["layers"]] == ["tanh", "tanh", "linear"]
 
 
 def test_sigmoid_output_round_trip(tmp_path):
@@ -56,7 +56,7 @@ def test_interrupted_save_leaves_previous_file_loadable(saved, monkeypatch):
 def test_save_refuses_nan_parameters(tmp_path):
     m = MLP(2, [1], seed=0)
     m.layers[0].neurons[0].b.data = float("nan")
-    with pytest.raises(ValueError, match="layers.0.neurons.0.b is nan"):
+    with pytest.raises(ValueError, match=r"layers\.0\.neurons\.0\.b is nan"):
         m.save(tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
 
@@ -90,8 +90,10 @@ def _delete(keys):
     (_set(["format"], "keras"), "format is 'keras'"),
     (_delete(["layers"]), "missing key 'layers'"),
     (_delete(["layers", 1, "biases"]), r"layers\[1\]: missing key 'biases'"),
-    (_set(["layers", 0, "weights", 2], [0.1]), r"layers\[0\].weights\[2\]: wrong shape, expected 2"),
-    (_set(["layers", 1, "weights"], [[0.0] * 5] * 3), r"layers\[1\].weights: wrong shape, expected 4 rows of 5"),
+    (_set(["layers", 0, "weights", 2], [0.1]),
+     r"layers\[0\].weights\[2\]: wrong shape, expected 2"),
+    (_set(["layers", 1, "weights"], [[0.0] * 5] * 3),
+     r"layers\[1\].weights: wrong shape, expected 4 rows of 5"),
     (_set(["layers", 2, "biases"], [0.0]), r"layers\[2\].biases: wrong shape"),
     (_set(["layers", 0, "weights", 0, 1], "0.5"), r"layers\[0\].weights\[0\]\[1\] is not a number"),
     (_set(["layers", 0, "biases", 0], None), r"biases\[0\] is not a number"),

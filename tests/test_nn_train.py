@@ -19,10 +19,12 @@ def test_batch_step_equals_hand_written_update():
     total.backward()
     for p in b.parameters():
         p.data -= 0.3 * p.grad
-    assert [p.data for p in a.parameters()] == pytest.approx([p.data for p in b.parameters()], abs=1e-15)
+    want = [p.data for p in b.parameters()]
+    assert [p.data for p in a.parameters()] == pytest.approx(want, abs=1e-15)
     assert info.loss == pytest.approx(total.data, abs=1e-15)
     assert info.accuracy == np.mean([(s.data > 0) == (yi > 0) for s, yi in zip(scores, y)])
-    assert isinstance(info, StepInfo) and info.step == 0 and info.epoch == 0 and info.batch_size == 10
+    assert isinstance(info, StepInfo)
+    assert info.step == 0 and info.epoch == 0 and info.batch_size == 10
 
 
 def test_minibatches_cover_every_row_once_per_epoch():

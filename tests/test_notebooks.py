@@ -126,7 +126,8 @@ SHOW_ONCE = [
 
 @pytest.mark.timeout(300)
 def test_plots_show_exactly_once_under_the_inline_backend(tmp_path, kernel_name):
-    setup = ("import matplotlib.pyplot as plt\nimport visualize\nfrom nn import MLP, datasets, fit\n"
+    setup = ("import matplotlib.pyplot as plt\nimport visualize\n"
+             "from nn import MLP, datasets, fit\n"
              "X, y = datasets.moons(30, seed=0, labels='pm1')\nm = MLP(2, [4, 1], seed=0)\n"
              "h = fit(m, X, y, steps=3, progress=False)")
     book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup)] + [

@@ -141,7 +141,7 @@ def test_every_op_gradients_equal_eager_on_parameters(op):
         tape = compile(fn, float(x[0]))
         got = tape(x)
         tape.backward()
-        want, gin, gp = _eager(fn, ((v,) for v in x), [w, u])
+        want, _gin, gp = _eager(fn, ((v,) for v in x), [w, u])
         _close(got, want)
         _close([w.grad, u.grad], gp.sum(axis=0) / BATCH)
 
@@ -170,6 +170,7 @@ def test_table_sum_flattening_keeps_fanout_and_repeats():
 
 def _demo():
     from common import value_mlp
+
     from nn.datasets import moons
     X, y = moons(100, noise=0.1, seed=0)
     model, params = value_mlp(Value, [2, 16, 16, 1])
@@ -240,6 +241,7 @@ def test_tracing_100k_node_graphs():
     case, a chain of 100,001 nodes one per level, trace and replay (their tracing time
     is in bench_tape.py, not timed here)."""
     from bench_tape import _chain
+
     from nn import MLP
     model = MLP(16, [128, 128, 128, 1], seed=0, fused=False)
     for fn, example in ((model, [0.1] * 16), (_chain, 0.5)):
@@ -319,7 +321,7 @@ def test_multiple_outputs_and_explicit_upstream():
     _close(out[:, 1], np.tanh(X * Y))
     _close(out[:, 2], np.full(6, 0.25))
     up = rng.normal(size=(6, 3))
-    gx, gy = tape.backward(up, inputs=True)
+    gx, _gy = tape.backward(up, inputs=True)
     want_x = up[:, 0] * 0.5 + up[:, 1] * Y * (1 - np.tanh(X * Y) ** 2)
     _close(gx, want_x)
     _close(w.grad, np.sum(up[:, 0] * X) + np.sum(up[:, 2]) * 2 * 0.5)
@@ -456,7 +458,7 @@ def test_random_graphs_equal_eager(seed):
                        r.choice(unary)))
 
     def fn(x0, x1, x2):
-        pool = [x0, x1, x2] + params
+        pool = [x0, x1, x2, *params]
         for kind, i, j, c, name in recipe:
             a = pool[int(i * len(pool))]
             b = pool[int(j * len(pool))]

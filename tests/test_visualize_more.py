@@ -4,23 +4,29 @@ import json
 import math
 import os
 import re
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-from autodiff import Value  # noqa: E402
-from nn import MLP, Trainer, datasets, fit  # noqa: E402
-from visualize import (LiveView, draw_network, live_training, plot_decision_boundary,  # noqa: E402
-                       plot_history, stepper)
-from visualize import plots  # noqa: E402
-from visualize.demo import sigmoid_circuit, write_demo  # noqa: E402
-from visualize.network import forward_numpy, layer_activations  # noqa: E402
-
+from autodiff import Value
+from nn import MLP, Trainer, datasets, fit
+from visualize import (
+    LiveView,
+    draw_network,
+    live_training,
+    plot_decision_boundary,
+    plot_history,
+    plots,
+    stepper,
+)
+from visualize.demo import sigmoid_circuit, write_demo
+from visualize.network import forward_numpy, layer_activations
 
 
 @pytest.fixture(autouse=True)
@@ -128,14 +134,14 @@ def _pixel(fig, ax, x, y):
     """The RGB (0-255) of the rendered figure at data point (x, y)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="rgba", dpi=fig.dpi)
-    w, h = (int(round(v)) for v in fig.get_size_inches() * fig.dpi)
+    w, h = (int(np.rint(v)) for v in fig.get_size_inches() * fig.dpi)
     img = np.frombuffer(buf.getvalue(), np.uint8).reshape(h, w, 4)
     px, py = ax.transData.transform((x, y))   # after the draw: the final layout
-    return tuple(int(c) for c in img[int(round(img.shape[0] - py)), int(round(px)), :3])
+    return tuple(int(c) for c in img[int(np.rint(img.shape[0] - py)), int(np.rint(px)), :3])
 
 
 def _rgb(colour):
-    return tuple(int(round(255 * c)) for c in matplotlib.colors.to_rgb(colour))
+    return tuple(round(255 * c) for c in matplotlib.colors.to_rgb(colour))
 
 
 def _close(a, b, tol=3):
@@ -225,7 +231,7 @@ def test_plot_history_from_fit():
     line = fig.axes[0].lines[0]
     assert list(line.get_ydata()) == list(hist.loss)
     assert list(fig.axes[1].lines[0].get_ydata()) == list(hist.accuracy)
-    with pytest.raises(TypeError, match="nn.History or a dict"):
+    with pytest.raises(TypeError, match=r"nn\.History or a dict"):
         plot_history([1, 2, 3])
     assert len(plot_history({"loss": [3.0, 2.0]}).axes) == 1  # no accuracy: one panel
 
@@ -335,7 +341,7 @@ def test_live_callback_rides_along_fit_and_pause_stops_it():
 
 
 def test_live_view_errors():
-    with pytest.raises(TypeError, match="expected an nn.Trainer"):
+    with pytest.raises(TypeError, match=r"expected an nn\.Trainer"):
         LiveView(object())
     with pytest.raises(ValueError, match="every must be a positive int"):
         LiveView(_trainer(), every=0)
@@ -346,7 +352,7 @@ def test_live_view_errors():
 def test_stepper_page_is_self_contained(tmp_path):
     f, _ = sigmoid_circuit()
     path = stepper(f).save(str(tmp_path / "steps.html"))
-    page = open(path, encoding="utf-8").read()
+    page = Path(path).read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched
     data = json.loads(re.search(r'<script type="application/json" id="stepdata">(.*?)</script>',
@@ -383,5 +389,5 @@ def test_write_demo(tmp_path):
     assert names == ["network.svg", "sigmoid-record.svg", "sigmoid.svg", "steps.html"]
     for p in paths.values():
         assert os.path.getsize(p) > 1000
-    circuit = open(paths["circuit"], encoding="utf-8").read()
+    circuit = Path(paths["circuit"]).read_text(encoding="utf-8")
     assert ">0.73<" in circuit and ">&#45;0.59<" in circuit

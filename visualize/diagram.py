@@ -27,6 +27,7 @@ saying how to install it.
     >>> 'label="*3"' in g.source or "*3" in g.source
     True
 """
+
 from __future__ import annotations
 
 import errno
@@ -45,25 +46,27 @@ import graphviz
 
 from autodiff import Value
 from autodiff.explain import fmt, graph_order
-from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 from autodiff.files import atomic_write
+from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 
 __all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "LayoutTimeout",
            "GREEN", "RED", "escape", "value_svg", "register_jupyter_display",
            "DEFAULT_MAX_NODES", "DEFAULT_TIMEOUT", "LONG_WIRE_BUDGET"]
 
-GREEN = "#1a7f37"   # forward values (the slides' green)
-RED = "#cf222e"     # gradients (the slides' red)
-GREY = "#6e7781"    # names, and the copies of a long wire
+GREEN = "#1a7f37"  # forward values (the slides' green)
+RED = "#cf222e"  # gradients (the slides' red)
+GREY = "#6e7781"  # names, and the copies of a long wire
 DEFAULT_MAX_NODES = 300
 DEFAULT_TIMEOUT = 20.0  # seconds `dot` may take before LayoutTimeout
 LONG_WIRE_BUDGET = 400  # total extra ranks the wires may cross before far uses get copies
 _FONT = "Helvetica"
 
-INSTALL_HELP = ("Graphviz's `dot` program was not found on the PATH; gradwire needs it to "
-                "lay out diagrams. Install Graphviz: `sudo apt-get install graphviz` "
-                "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install "
-                "graphviz`, then make sure `dot -V` works in a shell.")
+INSTALL_HELP = (
+    "Graphviz's `dot` program was not found on the PATH; gradwire needs it to "
+    "lay out diagrams. Install Graphviz: `sudo apt-get install graphviz` "
+    "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install "
+    "graphviz`, then make sure `dot -V` works in a shell."
+)
 
 
 class GraphvizNotFound(RuntimeError):
@@ -80,19 +83,34 @@ class LayoutTimeout(GraphTooLarge):
     says what to try (a smaller graph, a longer ``timeout``)."""
 
 
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _check_timeout(timeout: Any, where: str) -> Optional[float]:
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) \
-            or not timeout > 0 or not math.isfinite(timeout):
-        raise ValueError(f"{where}(timeout={timeout!r}): timeout must be a positive number "
-                         "of seconds (or None for no limit)")
+    if not _is_real(timeout) or not timeout > 0 or not math.isfinite(timeout):
+        raise ValueError(
+            f"{where}(timeout={timeout!r}): timeout must be a positive number "
+            "of seconds (or None for no limit)"
+        )
     return float(timeout)
 
 
-def _run_dot(source: str, fmt_: str, *, engine: str = "dot", renderer: Optional[str] = None,
-             formatter: Optional[str] = None, neato_no_op: Any = None, quiet: bool = False,
-             timeout: Optional[float] = DEFAULT_TIMEOUT, encoding: str = "utf-8") -> bytes:
+def _run_dot(
+    source: str,
+    fmt_: str,
+    *,
+    engine: str = "dot",
+    renderer: Optional[str] = None,
+    formatter: Optional[str] = None,
+    neato_no_op: Any = None,
+    quiet: bool = False,
+    timeout: Optional[float] = DEFAULT_TIMEOUT,
+    encoding: str = "utf-8",
+) -> bytes:
     """``dot -T<fmt>`` on ``source`` with a time limit: the output bytes.  The process is
     killed when the limit passes (or on Ctrl-C), so nothing keeps running."""
     if fmt_ not in graphviz.FORMATS:
@@ -105,8 +123,10 @@ def _run_dot(source: str, fmt_: str, *, engine: str = "dot", renderer: Optional[
     try:
         data = source.encode(encoding)
     except UnicodeEncodeError as e:
-        raise ValueError(f"the diagram's DOT text cannot be encoded as {encoding}: "
-                         f"{e.reason} ({e.object[e.start:e.end]!r})") from None
+        raise ValueError(
+            f"the diagram's DOT text cannot be encoded as {encoding}: "
+            f"{e.reason} ({e.object[e.start : e.end]!r})"
+        ) from None
     try:
         proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
     except FileNotFoundError:
@@ -118,10 +138,12 @@ def _run_dot(source: str, fmt_: str, *, engine: str = "dot", renderer: Optional[
             f"Graphviz's dot did not finish laying out this diagram ({nodes} Graphviz "
             f"nodes, {edges} edges) within {timeout:g} s and was stopped. Draw a smaller "
             f"part of the graph (a subexpression), lower max_nodes to have large graphs "
-            f"refused at once, or allow more time with timeout=<seconds>.") from None
+            f"refused at once, or allow more time with timeout=<seconds>."
+        ) from None
     if proc.returncode != 0:
-        raise graphviz.CalledProcessError(proc.returncode, cmd, output=proc.stdout,
-                                          stderr=proc.stderr)
+        raise graphviz.CalledProcessError(
+            proc.returncode, cmd, output=proc.stdout, stderr=proc.stderr
+        )
     if proc.stderr and not quiet:
         sys.stderr.write(proc.stderr.decode(encoding, errors="replace"))
     return proc.stdout
@@ -140,21 +162,37 @@ class Diagram(graphviz.Digraph):
 
     timeout: Optional[float] = DEFAULT_TIMEOUT
 
-    def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
-             formatter: Optional[str] = None, neato_no_op: Any = None, quiet: bool = False,
-             *, engine: Optional[str] = None, encoding: Optional[str] = None,
-             timeout: Any = "default") -> Any:
+    def pipe(
+        self,
+        format: Optional[str] = None,
+        renderer: Optional[str] = None,
+        formatter: Optional[str] = None,
+        neato_no_op: Any = None,
+        quiet: bool = False,
+        *,
+        engine: Optional[str] = None,
+        encoding: Optional[str] = None,
+        timeout: Any = "default",
+    ) -> Any:
         """The diagram laid out by ``dot`` as bytes (or text with ``encoding``); raises
         :class:`LayoutTimeout` after ``timeout`` seconds (default ``self.timeout``)."""
         limit = self.timeout if timeout == "default" else _check_timeout(timeout, "pipe")
-        out = _run_dot(self.source, format or self.format, engine=engine or self.engine,
-                       renderer=renderer or self.renderer, formatter=formatter or self.formatter,
-                       neato_no_op=neato_no_op, quiet=quiet, timeout=limit,
-                       encoding=self.encoding)
+        out = _run_dot(
+            self.source,
+            format or self.format,
+            engine=engine or self.engine,
+            renderer=renderer or self.renderer,
+            formatter=formatter or self.formatter,
+            neato_no_op=neato_no_op,
+            quiet=quiet,
+            timeout=limit,
+            encoding=self.encoding,
+        )
         return out if encoding is None else out.decode(encoding)
 
-    def save(self, filename: Any = None, directory: Any = None, *,
-             skip_existing: Optional[bool] = False) -> str:
+    def save(
+        self, filename: Any = None, directory: Any = None, *, skip_existing: Optional[bool] = False
+    ) -> str:
         """Write the DOT source to ``directory/filename`` (default ``<name>.gv``),
         atomically; returns its path, as ``graphviz.Digraph.save``."""
         if filename is not None:
@@ -166,13 +204,25 @@ class Diagram(graphviz.Digraph):
             return path
         return atomic_write(path, lambda f: f.write(self.source))
 
-    def render(self, filename: Any = None, directory: Any = None, view: bool = False,
-               cleanup: bool = False, format: Optional[str] = None,
-               renderer: Optional[str] = None, formatter: Optional[str] = None,
-               neato_no_op: Any = None, quiet: bool = False, quiet_view: bool = False, *,
-               outfile: Any = None, engine: Optional[str] = None,
-               raise_if_result_exists: bool = False, overwrite_source: bool = False,
-               timeout: Any = "default") -> str:
+    def render(
+        self,
+        filename: Any = None,
+        directory: Any = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: Optional[str] = None,
+        renderer: Optional[str] = None,
+        formatter: Optional[str] = None,
+        neato_no_op: Any = None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile: Any = None,
+        engine: Optional[str] = None,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+        timeout: Any = "default",
+    ) -> str:
         """Write the DOT source (unless ``cleanup``) and the laid-out file, both
         atomically, with the time limit of :meth:`pipe`; returns the output's path.
 
@@ -195,12 +245,21 @@ class Diagram(graphviz.Digraph):
         source_path = self.filepath
         out_path = outfile if outfile is not None else f"{source_path}.{fmt_}"
         if os.path.abspath(out_path) == os.path.abspath(source_path) and not overwrite_source:
-            raise ValueError(f"render(outfile={out_path!r}): the output would replace the "
-                             "DOT source; pass overwrite_source=True to allow it")
+            raise ValueError(
+                f"render(outfile={out_path!r}): the output would replace the "
+                "DOT source; pass overwrite_source=True to allow it"
+            )
         if raise_if_result_exists and os.path.exists(out_path):
             raise FileExistsError(errno.EEXIST, "output file exists", out_path)
-        data = self.pipe(format=fmt_, renderer=renderer, formatter=formatter,
-                         neato_no_op=neato_no_op, engine=engine, quiet=quiet, timeout=timeout)
+        data = self.pipe(
+            format=fmt_,
+            renderer=renderer,
+            formatter=formatter,
+            neato_no_op=neato_no_op,
+            engine=engine,
+            quiet=quiet,
+            timeout=timeout,
+        )
         if not cleanup:
             self.save()
         atomic_write(out_path, lambda f: f.write(data), binary=True)
@@ -247,9 +306,11 @@ def _num(x: Any) -> float:
 
 def _check_args(root: Any, style: str, rankdir: str, precision: Any, max_nodes: Any) -> None:
     if not isinstance(root, (Value, ForeignNode)):
-        raise TypeError(f"draw(root): expected a Value, got {type(root).__name__} (a gradwire "
-                        "Value, or a micrograd-style one with data, grad, _prev and _op); "
-                        "to draw a network use visualize.draw_network(model)")
+        raise TypeError(
+            f"draw(root): expected a Value, got {type(root).__name__} (a gradwire "
+            "Value, or a micrograd-style one with data, grad, _prev and _op); "
+            "to draw a network use visualize.draw_network(model)"
+        )
     if style not in ("circuit", "record"):
         raise ValueError(f"draw(style={style!r}): style must be 'circuit' or 'record'")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -268,27 +329,32 @@ def _check_flag(value: Any, name: str) -> None:
 def _nodes(root: Any, max_nodes: int, style: str) -> List[Any]:
     nodes = graph_order(root)
     if len(nodes) > max_nodes:
-        other = ("style='record' (more compact) or " if style == "circuit" else "")
+        other = "style='record' (more compact) or " if style == "circuit" else ""
         raise GraphTooLarge(
             f"this graph has {len(nodes)} nodes, more than max_nodes={max_nodes}: Graphviz "
             f"would take very long to lay it out and the picture would be unreadable. Draw a "
             f"smaller part of it, use {other}visualize.draw_network(model) for a network, or "
-            f"pass max_nodes={len(nodes)} (or more) to draw it anyway.")
+            f"pass max_nodes={len(nodes)} (or more) to draw it anyway."
+        )
     return nodes
 
 
 def _grad_lookup(grad_of: Any, nodes: List[Value], index: Dict[int, int]) -> Any:
     """``grad_of`` checked: a mapping with a real-number gradient for every node."""
     if not isinstance(grad_of, Mapping):
-        raise TypeError(f"draw(grad_of=...): expected a dict {{id(node): gradient}} (as "
-                        f"autodiff.backward_steps gives), got {type(grad_of).__name__}")
+        raise TypeError(
+            f"draw(grad_of=...): expected a dict {{id(node): gradient}} (as "
+            f"autodiff.backward_steps gives), got {type(grad_of).__name__}"
+        )
     for k, v in enumerate(nodes):
         g = grad_of.get(id(v), None)
         if isinstance(g, bool) or not isinstance(g, numbers.Real):
             what = "has no gradient" if id(v) not in grad_of else f"has gradient {g!r}"
             name = f" ({v.label})" if v.label else ""
-            raise ValueError(f"draw(grad_of=...): node n{k}{name} {what}; grad_of must map "
-                             "id(node) to a number for every node of the graph")
+            raise ValueError(
+                f"draw(grad_of=...): node n{k}{name} {what}; grad_of must map "
+                "id(node) to a number for every node of the graph"
+            )
     return lambda v: float(grad_of[id(v)])
 
 
@@ -307,8 +373,11 @@ def _far_uses(nodes: List[Value], index: Dict[int, int], budget: int) -> Set[Tup
     for k in range(len(nodes) - 1, -1, -1):
         if consumers[k]:
             rank[k] = min(rank[c] for c in consumers[k]) - 1
-    spans = [((rank[c] - rank[k] - 1) * m, k, c)
-             for k in range(len(nodes)) for c, m in consumers[k].items()]
+    spans = [
+        ((rank[c] - rank[k] - 1) * m, k, c)
+        for k in range(len(nodes))
+        for c, m in consumers[k].items()
+    ]
     total = sum(s for s, _, _ in spans)
     far: Set[Tuple[int, int]] = set()
     for s, k, c in sorted(spans, reverse=True):
@@ -319,11 +388,20 @@ def _far_uses(nodes: List[Value], index: Dict[int, int], budget: int) -> Set[Tup
     return far
 
 
-def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool = True,
-         precision: int = 2, max_nodes: int = DEFAULT_MAX_NODES, ids: bool = False,
-         grad_of: Optional[Dict[int, float]] = None, timeout: Optional[float] = DEFAULT_TIMEOUT,
-         max_edges: Optional[int] = None, names: Optional[Dict[int, str]] = None,
-         widest: Optional[Dict[int, str]] = None) -> Diagram:
+def draw(
+    root: Any,  # a Value, or a micrograd-style object
+    style: str = "circuit",
+    rankdir: str = "LR",
+    grads: bool = True,
+    precision: int = 2,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    ids: bool = False,
+    grad_of: Optional[Dict[int, float]] = None,
+    timeout: Optional[float] = DEFAULT_TIMEOUT,
+    max_edges: Optional[int] = None,
+    names: Optional[Dict[int, str]] = None,
+    widest: Optional[Dict[int, str]] = None,
+) -> Diagram:
     """The graph below ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter).
 
     ``style='circuit'`` draws the lecture's circuit (values green above the wires,
@@ -367,7 +445,8 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
         raise GraphTooLarge(
             f"this graph has {edges} edges (uses of a node by a gate), more than max_edges="
             f"{max_edges}: Graphviz would take very long to lay it out. Draw a smaller part "
-            f"of it, or pass max_edges={edges} (or more) to draw it anyway.")
+            f"of it, or pass max_edges={edges} (or more) to draw it anyway."
+        )
     index: Dict[int, int] = {id(v): k for k, v in enumerate(nodes)}
     gfun = (lambda v: _num(v.grad)) if grad_of is None else _grad_lookup(grad_of, nodes, index)
     far = _far_uses(nodes, index, LONG_WIRE_BUDGET)
@@ -375,8 +454,9 @@ def draw(root: Value, style: str = "circuit", rankdir: str = "LR", grads: bool =
     d.timeout = timeout
     d.attr(rankdir=rankdir)
     if style == "circuit":
-        _draw_circuit(d, root, nodes, index, grads and gfun, precision, ids, far, names or {},
-                      widest or {})
+        _draw_circuit(
+            d, root, nodes, index, grads and gfun, precision, ids, far, names or {}, widest or {}
+        )
     else:
         _draw_record(d, root, nodes, index, grads and gfun, precision, ids, far, names or {})
     return d
@@ -393,8 +473,14 @@ def _grad_cell(g: float, precision: int) -> str:
 def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
     """Node ``g{k}``: the small circle of v's gate, labelled as the op table says."""
     size = "0.4" if len(v.gate) < 5 else "0.62"  # a neuron's 'w·x+b' needs a wider circle
-    attrs = {"shape": "circle", "label": f"<{escape(v.gate)}>", "width": size,
-             "height": size, "fixedsize": "true", **extra}
+    attrs = {
+        "shape": "circle",
+        "label": f"<{escape(v.gate)}>",
+        "width": size,
+        "height": size,
+        "fixedsize": "true",
+        **extra,
+    }
     if ids:
         attrs["id"] = f"gate-n{k}"
     if isinstance(v, Value) and v.op == "affine":
@@ -402,9 +488,18 @@ def _gate(d: Diagram, k: int, v: Value, ids: bool, **extra: str) -> None:
     d.node(f"g{k}", **attrs)
 
 
-def _sources(d: Diagram, k: int, v: Any, index: Dict[int, int], far: Set[Tuple[int, int]],
-             copy: Any, stubs: Dict[tuple, str], precision: int, port: str,
-             record: bool) -> List[str]:
+def _sources(
+    d: Diagram,
+    k: int,
+    v: Any,
+    index: Dict[int, int],
+    far: Set[Tuple[int, int]],
+    copy: Any,
+    stubs: Dict[tuple, str],
+    precision: int,
+    port: str,
+    record: bool,
+) -> List[str]:
     """The DOT names feeding v's gate, in its formula's order: ``n<i>`` (with ``port``),
     or a copy of that wire drawn beside the gate when the use is far (one copy per
     producer and gate).  A fused ``w·x+b`` node's number inputs get a stub ``x<i>`` each,
@@ -437,20 +532,23 @@ def _sources(d: Diagram, k: int, v: Any, index: Dict[int, int], far: Set[Tuple[i
             stubs[key] = f"x{len(stubs)}s"
             name, val = f"x{j - 1}", f'<font color="{GREEN}">{fmt(q, precision)}</font>'
             if record:
-                label = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-                         f"<tr><td>{name}</td><td>data {val}</td></tr></table>>")
+                label = (
+                    '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                    f"<tr><td>{name}</td><td>data {val}</td></tr></table>>"
+                )
             else:
-                label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
-                         f'<tr><td rowspan="2" align="right">{name}&nbsp;</td><td>{val}</td>'
-                         f"</tr>{_wire_row(44)}</table>>")
+                label = (
+                    '<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                    f'<tr><td rowspan="2" align="right">{name}&nbsp;</td><td>{val}</td>'
+                    f"</tr>{_wire_row(44)}</table>>"
+                )
             d.node(stubs[key], shape="none", margin="0", label=label)
         out.append(stubs[key] + port)
     return out
 
 
 def _wire_row(width: int) -> str:
-    return (f'<tr><td port="wire" height="1" width="{width}" sides="T" border="1"></td>'
-            "</tr>")
+    return f'<tr><td port="wire" height="1" width="{width}" sides="T" border="1"></td></tr>'
 
 
 def _wire_width(text: Optional[str]) -> int:
@@ -459,9 +557,18 @@ def _wire_width(text: Optional[str]) -> int:
     return 44 if not text else max(44, int(7.5 * len(text)) + 8)
 
 
-def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
-                  grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]],
-                  names: Dict[int, str], widest: Dict[int, str]) -> None:
+def _draw_circuit(
+    d: Diagram,
+    root: Any,
+    nodes: List[Any],
+    index: Dict[int, int],
+    grads: Any,
+    precision: int,
+    ids: bool,
+    far: Set[Tuple[int, int]],
+    names: Dict[int, str],
+    widest: Dict[int, str],
+) -> None:
     d.attr(nodesep="0.15", ranksep="0.25")
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
@@ -469,10 +576,12 @@ def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int]
     stubs: Dict[tuple, str] = {}
 
     def copy(name: str, i: int, p: Any) -> None:  # a grey stub of wire n<i>: name, value
-        label = (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr>'
-                 f'<td rowspan="2" align="right"><font color="{GREY}">'
-                 f'{escape(p.label or f"n{i}")}</font>&nbsp;</td>'
-                 f'<td>{_value_cell(p, precision)}</td></tr>{_wire_row(44)}</table>>')
+        label = (
+            f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr>'
+            f'<td rowspan="2" align="right"><font color="{GREY}">'
+            f"{escape(p.label or f'n{i}')}</font>&nbsp;</td>"
+            f"<td>{_value_cell(p, precision)}</td></tr>{_wire_row(44)}</table>>"
+        )
         d.node(name, shape="none", margin="0", label=label, tooltip=f"the wire n{i} again")
 
     for k, v in enumerate(nodes):
@@ -487,47 +596,65 @@ def _draw_circuit(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int]
             right = f'<td rowspan="{rows}" align="left">&nbsp;{escape(wire)}</td>'
         elif wire and not v.is_leaf:
             top = f'<tr><td><font color="{GREY}" point-size="9">{escape(wire)}</font></td></tr>'
-        rows_html = (f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
-                     f"{_wire_row(_wire_width(widest.get(id(v))))}")
+        rows_html = (
+            f"{top}<tr>{left}<td>{_value_cell(v, precision)}</td>{right}</tr>"
+            f"{_wire_row(_wire_width(widest.get(id(v))))}"
+        )
         if grads:
             rows_html += f"<tr><td>{_grad_cell(grads(v), precision)}</td></tr>"
-        label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
-                 f"{rows_html}</table>>")
+        label = (
+            '<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+            f"{rows_html}</table>>"
+        )
         attrs = {"shape": "none", "margin": "0", "label": label}
         if ids:
             attrs["id"] = f"wire-{name}"
         d.node(name, **attrs)
         if not v.is_leaf:
             _gate(d, k, v, ids, fontsize="11" if len(v.gate) < 4 else "9")
-            for src in _sources(d, k, v, index, far, copy, stubs, precision, ":wire:e",
-                                False):
+            for src in _sources(d, k, v, index, far, copy, stubs, precision, ":wire:e", False):
                 d.edge(src, f"g{k}")
             d.edge(f"g{k}", f"{name}:wire:w", arrowhead="none")
 
 
-def _draw_record(d: Diagram, root: Any, nodes: List[Any], index: Dict[int, int],
-                 grads: Any, precision: int, ids: bool, far: Set[Tuple[int, int]],
-                 names: Optional[Dict[int, str]] = None) -> None:
+def _draw_record(
+    d: Diagram,
+    root: Any,
+    nodes: List[Any],
+    index: Dict[int, int],
+    grads: Any,
+    precision: int,
+    ids: bool,
+    far: Set[Tuple[int, int]],
+    names: Optional[Dict[int, str]] = None,
+) -> None:
     d.attr("node", fontname=_FONT, fontsize="11")
     d.attr("edge", arrowsize="0.6")
     copied = {i for i, _ in far}
     stubs: Dict[tuple, str] = {}
 
     def copy(name: str, i: int, p: Any) -> None:  # a grey box repeating n<i>: name, data
-        label = (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" '
-                 f'color="{GREY}"><tr><td><font color="{GREY}">{escape(p.label or f"n{i}")}'
-                 f'</font></td><td>data {_value_cell(p, precision)}</td></tr></table>>')
+        label = (
+            f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" '
+            f'color="{GREY}"><tr><td><font color="{GREY}">{escape(p.label or f"n{i}")}'
+            f"</font></td><td>data {_value_cell(p, precision)}</td></tr></table>>"
+        )
         d.node(name, shape="none", margin="0", label=label, tooltip=f"the node n{i} again")
 
     for k, v in enumerate(nodes):
         name = f"n{k}"
         wire = v.label or (names or {}).get(id(v), "") or (name if k in copied else "")
-        cells = [f"<td>{escape(wire) if wire else '&nbsp;'}</td>",
-                 f'<td>data <font color="{GREEN}">{fmt(_num(v.data), precision)}</font></td>']
+        cells = [
+            f"<td>{escape(wire) if wire else '&nbsp;'}</td>",
+            f'<td>data <font color="{GREEN}">{fmt(_num(v.data), precision)}</font></td>',
+        ]
         if grads:
-            cells.append(f'<td>grad {_grad_cell(grads(v), precision)}</td>')
-        label = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="4"><tr>'
-                 + "".join(cells) + "</tr></table>>")
+            cells.append(f"<td>grad {_grad_cell(grads(v), precision)}</td>")
+        label = (
+            '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4"><tr>'
+            + "".join(cells)
+            + "</tr></table>>"
+        )
         attrs = {"shape": "none", "margin": "0", "label": label}
         if ids:
             attrs["id"] = f"wire-{name}"
@@ -551,13 +678,17 @@ def render(graph: Any, path: str, *, timeout: Any = "default", **draw_kwargs: An
     raises :class:`LayoutTimeout`.  The file is written atomically; returns ``path``.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"render(path={path!r}): expected a file path (str or os.PathLike), "
-                        f"got {type(path).__name__}")
+        raise TypeError(
+            f"render(path={path!r}): expected a file path (str or os.PathLike), "
+            f"got {type(path).__name__}"
+        )
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in _FORMATS:
-        raise ValueError(f"render(path={path!r}): the extension must be one of "
-                         f".svg, .png, .pdf (it picks the file format), got {ext or 'none'!r}")
+        raise ValueError(
+            f"render(path={path!r}): the extension must be one of "
+            f".svg, .png, .pdf (it picks the file format), got {ext or 'none'!r}"
+        )
     if timeout != "default":
         timeout = _check_timeout(timeout, "render")
     if isinstance(graph, Value) or is_micrograd_style(graph):
@@ -565,16 +696,23 @@ def render(graph: Any, path: str, *, timeout: Any = "default", **draw_kwargs: An
             draw_kwargs["timeout"] = timeout
         graph = draw(graph, **draw_kwargs)
     elif draw_kwargs:
-        raise TypeError(f"render: drawing options ({', '.join(sorted(draw_kwargs))}) only "
-                        "apply when graph is a Value")
+        raise TypeError(
+            f"render: drawing options ({', '.join(sorted(draw_kwargs))}) only "
+            "apply when graph is a Value"
+        )
     if isinstance(graph, Diagram):
         data = graph.pipe(format=ext, timeout=timeout)
     elif isinstance(graph, graphviz.Digraph):
-        data = _run_dot(graph.source, ext, timeout=DEFAULT_TIMEOUT if timeout == "default"
-                        else timeout, encoding=graph.encoding)
+        data = _run_dot(
+            graph.source,
+            ext,
+            timeout=DEFAULT_TIMEOUT if timeout == "default" else timeout,
+            encoding=graph.encoding,
+        )
     else:
-        raise TypeError(f"render(graph): expected a Value or a graphviz.Digraph, got "
-                        f"{type(graph).__name__}")
+        raise TypeError(
+            f"render(graph): expected a Value or a graphviz.Digraph, got {type(graph).__name__}"
+        )
     return atomic_write(path, lambda f: f.write(data), binary=True)
 
 
@@ -585,8 +723,9 @@ def value_svg(v: Value, max_nodes: int = 40, timeout: float = 5.0) -> Optional[s
     if v.is_leaf:
         return None
     try:
-        return draw(v, style="record", max_nodes=max_nodes,
-                    timeout=timeout).pipe(format="svg", encoding="utf-8")
+        return draw(v, style="record", max_nodes=max_nodes, timeout=timeout).pipe(
+            format="svg", encoding="utf-8"
+        )
     except (GraphTooLarge, GraphvizNotFound):
         return None
 

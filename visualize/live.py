@@ -22,14 +22,18 @@ stops the run.
     >>> out.getvalue()
     'step 1  loss 0.5000  accuracy 100.0%\\n'
 """
+
 from __future__ import annotations
 
 import io
 import math
 import sys
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is loaded only when a figure is drawn
+    from .plots import PlotFigure
 
 __all__ = ["LiveView", "live_training", "in_notebook"]
 
@@ -49,8 +53,9 @@ def in_notebook() -> bool:
 
 def _count(steps: Any, where: str) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"{where}(steps={steps!r}): steps must be an int >= 0 (the number "
-                         f"of updates to make)")
+        raise ValueError(
+            f"{where}(steps={steps!r}): steps must be an int >= 0 (the number of updates to make)"
+        )
     return int(steps)
 
 
@@ -67,17 +72,30 @@ class LiveView:
         LiveView(not started, every=5, paused=False)
     """
 
-    def __init__(self, trainer: Any, every: int = 10, notebook: Optional[bool] = None,
-                 out: Optional[TextIO] = None, resolution: int = 40) -> None:
+    def __init__(
+        self,
+        trainer: Any,
+        every: int = 10,
+        notebook: Optional[bool] = None,
+        out: Optional[TextIO] = None,
+        resolution: int = 40,
+    ) -> None:
         if not callable(getattr(trainer, "step", None)):
-            raise TypeError(f"LiveView(trainer): expected an nn.Trainer (with .step()), got "
-                            f"{type(trainer).__name__}")
+            raise TypeError(
+                f"LiveView(trainer): expected an nn.Trainer (with .step()), got "
+                f"{type(trainer).__name__}"
+            )
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"LiveView(every={every!r}): every must be a positive int")
-        if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
-                or not 2 <= resolution <= MAX_LIVE_RESOLUTION:
-            raise ValueError(f"LiveView(resolution={resolution!r}): resolution must be an int "
-                             f"from 2 to {MAX_LIVE_RESOLUTION}")
+        if (
+            isinstance(resolution, bool)
+            or not isinstance(resolution, (int, np.integer))
+            or not 2 <= resolution <= MAX_LIVE_RESOLUTION
+        ):
+            raise ValueError(
+                f"LiveView(resolution={resolution!r}): resolution must be an int "
+                f"from 2 to {MAX_LIVE_RESOLUTION}"
+            )
         self.trainer = trainer
         self.every = int(every)
         self.notebook = in_notebook() if notebook is None else bool(notebook)
@@ -89,7 +107,7 @@ class LiveView:
         self.last: Any = None
         self.error: Optional[BaseException] = None
         self._task: Any = None
-        self._remaining = 0        # background steps still to make
+        self._remaining = 0  # background steps still to make
         self.widget = self._build_widget() if self.notebook else None
 
     # --- training ----------------------------------------------------------------------
@@ -106,7 +124,7 @@ class LiveView:
         if len(self.losses) % self.every == 0:
             self.update()
 
-    def run(self, steps: int) -> "LiveView":
+    def run(self, steps: int) -> LiveView:
         """Train ``steps`` updates now (blocking), stopping early if paused."""
         steps = _count(steps, "LiveView.run")
         for _ in range(steps):
@@ -122,21 +140,24 @@ class LiveView:
         """True while a background run started by :meth:`start` is making steps."""
         return self._task is not None and not self._task.done()
 
-    def start(self, steps: int) -> "LiveView":
+    def start(self, steps: int) -> LiveView:
         """Train ``steps`` updates in the background (in a notebook), so Pause and Step
         work while it runs; returns at once.  The run ends by itself after ``steps``
         updates, at Pause or at :meth:`stop`.  Outside a notebook (or without a running
         event loop) this is :meth:`run`."""
         steps = _count(steps, "LiveView.start")
         if self.running:
-            raise RuntimeError("LiveView.start: this view is already training in the "
-                               "background; Pause it or call stop() first")
+            raise RuntimeError(
+                "LiveView.start: this view is already training in the "
+                "background; Pause it or call stop() first"
+            )
         if not self.notebook:
             return self.run(steps)
         import asyncio
+
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:   # no event loop to share: train now
+        except RuntimeError:  # no event loop to share: train now
             return self.run(steps)
         self._remaining = steps
         self.paused = False
@@ -146,12 +167,13 @@ class LiveView:
 
     async def _background(self) -> None:
         import asyncio
+
         try:
             while self._remaining > 0 and not self.paused:
                 self._remaining -= 1
                 self.step()
-                await asyncio.sleep(0)   # let button clicks and messages through
-        except Exception as e:   # shown in the status line; the run ends here
+                await asyncio.sleep(0)  # let button clicks and messages through
+        except Exception as e:  # shown in the status line; the run ends here
             self.error = e
             self._remaining = 0
         finally:
@@ -174,8 +196,11 @@ class LiveView:
         if self.last is None:
             return "not started"
         acc = self.last.accuracy
-        acc_s = "" if acc is None or (isinstance(acc, float) and math.isnan(acc)) \
+        acc_s = (
+            ""
+            if acc is None or (isinstance(acc, float) and math.isnan(acc))
             else f"  accuracy {float(acc):.1%}"
+        )
         done = getattr(self.trainer, "steps_done", None)
         done = len(self.losses) if not isinstance(done, int) else done
         state = ""
@@ -191,18 +216,19 @@ class LiveView:
             print(self.status(), file=self.out)
             return
         status = self.status()
-        buf = io.BytesIO()   # drawn before the first step too: the untrained model
+        buf = io.BytesIO()  # drawn before the first step too: the untrained model
         try:
             self.figure().savefig(buf, format="png", dpi=80)
-        except (ValueError, TypeError) as e:   # e.g. outputs became NaN, not an MLP
+        except (ValueError, TypeError) as e:  # e.g. outputs became NaN, not an MLP
             status += f"  (figure not redrawn: {e})"
         else:
             self._image.value = buf.getvalue()
         self._status.value = status
 
-    def figure(self):
+    def figure(self) -> PlotFigure:
         """Loss curve (and decision boundary when the Trainer holds 2-D data)."""
         from .plots import PlotFigure, plot_decision_boundary
+
         X = getattr(self.trainer, "X", None)
         has_2d = X is not None and getattr(X, "ndim", 0) == 2 and X.shape[1] == 2
         fig = PlotFigure(figsize=(9 if has_2d else 5, 3.5), layout="constrained")
@@ -210,22 +236,29 @@ class LiveView:
         axes[0].plot(range(1, len(self.losses) + 1), self.losses, color="#cf222e")
         bs = getattr(self.trainer, "batch_size", None)
         n = getattr(self.trainer, "n", None)
-        axes[0].set_title("loss on all rows" if bs is None or bs == n
-                          else f"loss on each step's batch of {bs}")
+        axes[0].set_title(
+            "loss on all rows" if bs is None or bs == n else f"loss on each step's batch of {bs}"
+        )
         axes[0].set_xlabel("step")
         if has_2d:
-            plot_decision_boundary(self.trainer.model, X, self.trainer.y,
-                                   resolution=self.resolution, ax=axes[1])
+            plot_decision_boundary(
+                self.trainer.model, X, self.trainer.y, resolution=self.resolution, ax=axes[1]
+            )
         return fig
 
     def _build_widget(self) -> Any:
         import ipywidgets as w
+
         self._play = w.Button(description="Pause", icon="pause")
         self._step_btn = w.Button(description="Step", icon="step-forward")
         self._status = w.Label(value=self.status())
         self._image = w.Image(format="png")
-        for widget, name in ((self._play, "pause"), (self._step_btn, "step"),
-                             (self._status, "status"), (self._image, "figure")):
+        for widget, name in (
+            (self._play, "pause"),
+            (self._step_btn, "step"),
+            (self._status, "status"),
+            (self._image, "figure"),
+        ):
             widget.add_class(f"gradwire-live-{name}")
         self._play.on_click(self._on_play)
         self._step_btn.on_click(self._on_step)
@@ -258,6 +291,7 @@ class LiveView:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
+
         if self.widget is not None:
             display(self.widget)
         else:
@@ -267,9 +301,15 @@ class LiveView:
         return f"LiveView({self.status()}, every={self.every}, paused={self.paused})"
 
 
-def live_training(trainer_or_model: Any, X: Any = None, y: Any = None, steps: int = 100,
-                  every: int = 10, notebook: Optional[bool] = None, **trainer_kwargs: Any
-                  ) -> LiveView:
+def live_training(
+    trainer_or_model: Any,
+    X: Any = None,
+    y: Any = None,
+    steps: int = 100,
+    every: int = 10,
+    notebook: Optional[bool] = None,
+    **trainer_kwargs: Any,
+) -> LiveView:
     """Train and watch: give an ``nn.Trainer``, or a model with ``X, y`` (and Trainer
     options such as ``loss=``).  In a notebook, shows the widget and starts training in
     the background (:meth:`LiveView.start`); elsewhere trains now, printing a line every
@@ -287,9 +327,11 @@ def live_training(trainer_or_model: Any, X: Any = None, y: Any = None, steps: in
         if X is None or y is None:
             raise ValueError("live_training: pass an nn.Trainer, or a model with X and y")
         from nn import Trainer
+
         trainer = Trainer(trainer_or_model, X, y, **trainer_kwargs)
     view = LiveView(trainer, every=every, notebook=notebook)
     if view.notebook:
         from IPython.display import display
+
         display(view.widget)
     return view.start(steps)

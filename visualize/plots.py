@@ -17,12 +17,13 @@ dict with those lists) and says whether each loss is on a batch or on all rows.
     >>> len(fig.axes)
     2
 """
+
 from __future__ import annotations
 
 import math
 import sys
 from numbers import Real
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 import numpy as np
 from matplotlib.colors import to_hex, to_rgb
@@ -30,13 +31,30 @@ from matplotlib.figure import Figure
 
 from .network import _activation, _layers, forward_numpy
 
-__all__ = ["plot_decision_boundary", "plot_history", "grid_scores", "PlotFigure",
-           "CLASS_COLOURS", "tint", "MAX_RESOLUTION"]
+__all__ = [
+    "plot_decision_boundary",
+    "plot_history",
+    "grid_scores",
+    "PlotFigure",
+    "CLASS_COLOURS",
+    "tint",
+    "MAX_RESOLUTION",
+]
 
 #: Point colours by class index (colour-blind safe); a class's region is ``tint`` of it.
 #: Class 0 (or -1) is blue, class 1 (or +1) vermillion, then green, purple, orange...
-CLASS_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#8e44ad", "#e69f00", "#56b4e9",
-                 "#cc79a7", "#7f7f7f", "#a6761d", "#1b1b1b")
+CLASS_COLOURS = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#8e44ad",
+    "#e69f00",
+    "#56b4e9",
+    "#cc79a7",
+    "#7f7f7f",
+    "#a6761d",
+    "#1b1b1b",
+)
 
 #: The largest ``resolution`` :func:`plot_decision_boundary` accepts: the model is
 #: evaluated on ``resolution**2`` grid points (1000 -> one million).  Raise it here if
@@ -44,17 +62,22 @@ CLASS_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#8e44ad", "#e69f00", "#56b4e9
 MAX_RESOLUTION = 1000
 
 _CHUNK = 65536
-_IMAGE_MIMES = ("image/png", "image/svg+xml", "image/jpeg", "application/pdf")  # grid rows evaluated at once (bounds the memory of a fine grid)
+_IMAGE_MIMES = (
+    "image/png",
+    "image/svg+xml",
+    "image/jpeg",
+    "application/pdf",
+)  # grid rows evaluated at once (bounds the memory of a fine grid)
 
 
 def tint(colour: Any, strength: float = 0.25) -> str:
     """``colour`` mixed with white: ``strength`` of the colour, the rest white.
 
-        >>> tint("#0072b2")
-        '#bfdcec'
+    >>> tint("#0072b2")
+    '#bfdcec'
     """
     rgb = np.asarray(to_rgb(colour))
-    return to_hex(strength * rgb + (1.0 - strength) * 1.0)
+    return to_hex(tuple(strength * rgb + (1.0 - strength) * 1.0))
 
 
 class PlotFigure(Figure):
@@ -77,6 +100,7 @@ class PlotFigure(Figure):
         metadata: dict = {}
         try:
             from IPython import get_ipython
+
             ip = get_ipython()
         except ImportError:
             ip = None
@@ -95,6 +119,7 @@ class PlotFigure(Figure):
         if not bundle:
             import base64
             import io
+
             buf = io.BytesIO()
             self.savefig(buf, format="png", bbox_inches="tight")
             bundle["image/png"] = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -118,8 +143,15 @@ def _new_figure(**kw: Any) -> PlotFigure:
     kernel (so ``plt.show()`` shows it), else standalone (nothing global, e.g. in a CLI)."""
     if "matplotlib.pyplot" in sys.modules or _in_kernel():
         import matplotlib.pyplot as plt
-        return plt.figure(FigureClass=PlotFigure, **kw)
+
+        # pyplot makes it of FigureClass; its stubs promise only a Figure
+        return cast(PlotFigure, plt.figure(FigureClass=PlotFigure, **kw))
     return PlotFigure(**kw)
+
+
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, Real) and not isinstance(x, bool)
 
 
 def _check_model(model: Any) -> Tuple[int, int]:
@@ -134,20 +166,25 @@ def _check_model(model: Any) -> Tuple[int, int]:
     except (TypeError, AttributeError, IndexError, ValueError) as e:
         msg = str(e)
         detail = msg.split("(model): ", 1)[1] if "(model): " in msg else ""
-        raise TypeError(f"plot_decision_boundary(model): expected an MLP (model.layers[i]"
-                        f".neurons[j] with .w and .b), got {type(model).__name__}"
-                        + (f" ({detail})" if detail and "expected an MLP" not in detail
-                           else "")) from None
+        raise TypeError(
+            f"plot_decision_boundary(model): expected an MLP (model.layers[i]"
+            f".neurons[j] with .w and .b), got {type(model).__name__}"
+            + (f" ({detail})" if detail and "expected an MLP" not in detail else "")
+        ) from None
     for li, layer in enumerate(_layers(model)):
         for j, n in enumerate(layer.neurons):
             for name, v in [(f"w[{k}]", w) for k, w in enumerate(n.w)] + [("b", n.b)]:
                 if not math.isfinite(v.data):
-                    raise ValueError(f"plot_decision_boundary(model): layer {li} neuron {j} "
-                                     f"has {name} = {v.data}; every parameter must be finite")
+                    raise ValueError(
+                        f"plot_decision_boundary(model): layer {li} neuron {j} "
+                        f"has {name} = {v.data}; every parameter must be finite"
+                    )
     if nin != 2:
-        raise ValueError(f"plot_decision_boundary(model): the model takes {nin} inputs; a "
-                         f"decision boundary is drawn over 2 input features, so the model "
-                         f"must take 2 (X of shape (n, 2))")
+        raise ValueError(
+            f"plot_decision_boundary(model): the model takes {nin} inputs; a "
+            f"decision boundary is drawn over 2 input features, so the model "
+            f"must take 2 (X of shape (n, 2))"
+        )
     return nin, nout
 
 
@@ -155,21 +192,26 @@ def _check_X(X: Any) -> np.ndarray:
     try:
         X = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"plot_decision_boundary(X): X must be an (n, 2) array of numbers "
-                         f"({e})") from None
+        raise ValueError(
+            f"plot_decision_boundary(X): X must be an (n, 2) array of numbers ({e})"
+        ) from None
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary(X): X must have shape (n, 2), got {X.shape}")
     if len(X) == 0:
         raise ValueError("plot_decision_boundary(X): X has no rows; give at least one point")
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if bad.size:
-        raise ValueError(f"plot_decision_boundary(X): row {bad[0]} of X is {X[bad[0]].tolist()}"
-                         f"; every coordinate must be a finite number ({bad.size} rows are not)")
+        raise ValueError(
+            f"plot_decision_boundary(X): row {bad[0]} of X is {X[bad[0]].tolist()}"
+            f"; every coordinate must be a finite number ({bad.size} rows are not)"
+        )
     with np.errstate(over="ignore"):
         span = X.max(axis=0) - X.min(axis=0)
     if not np.all(np.isfinite(span)):
-        raise ValueError("plot_decision_boundary(X): the range of X is too large to grid "
-                         "(its span overflows a float)")
+        raise ValueError(
+            "plot_decision_boundary(X): the range of X is too large to grid "
+            "(its span overflows a float)"
+        )
     return X
 
 
@@ -179,31 +221,41 @@ def _class_index(y: Any, nout: int, n: int) -> Tuple[np.ndarray, list]:
     y = np.asarray(y)
     if y.ndim == 2:
         if y.shape[1] != nout:
-            raise ValueError(f"plot_decision_boundary(y): one-hot y has {y.shape[1]} columns "
-                             f"but the model has {nout} outputs")
+            raise ValueError(
+                f"plot_decision_boundary(y): one-hot y has {y.shape[1]} columns "
+                f"but the model has {nout} outputs"
+            )
         y = y.argmax(axis=1)
     if y.ndim != 1:
-        raise ValueError(f"plot_decision_boundary(y): y must be a 1-D array of class labels "
-                         f"(or one-hot rows), got shape {y.shape}")
+        raise ValueError(
+            f"plot_decision_boundary(y): y must be a 1-D array of class labels "
+            f"(or one-hot rows), got shape {y.shape}"
+        )
     if len(y) != n:
         raise ValueError(f"plot_decision_boundary: {n} rows in X but {len(y)} labels in y")
     try:
         yf = y.astype(float)
     except (TypeError, ValueError):
-        raise ValueError(f"plot_decision_boundary(y): y must hold numeric class labels, got "
-                         f"{y.dtype} values such as {y.flat[0]!r}") from None
+        raise ValueError(
+            f"plot_decision_boundary(y): y must hold numeric class labels, got "
+            f"{y.dtype} values such as {y.flat[0]!r}"
+        ) from None
     if not np.all(np.isfinite(yf)):
         raise ValueError("plot_decision_boundary(y): y contains NaN or infinity")
     seen = sorted(set(yf.tolist()))
     if nout == 1:
         if len(seen) > 2 or not set(seen) <= {-1.0, 0.0, 1.0} or seen == [-1.0, 0.0]:
-            raise ValueError(f"plot_decision_boundary(y): a one-output model separates two "
-                             f"classes labelled 0/1 or -1/+1; y holds {_show(seen)}")
+            raise ValueError(
+                f"plot_decision_boundary(y): a one-output model separates two "
+                f"classes labelled 0/1 or -1/+1; y holds {_show(seen)}"
+            )
         pm1 = -1.0 in seen
         return (yf > 0).astype(int), (["-1", "+1"] if pm1 else ["0", "1"])
     if any(v != int(v) or not 0 <= v < nout for v in seen):
-        raise ValueError(f"plot_decision_boundary(y): a model with {nout} outputs needs class "
-                         f"ids 0..{nout - 1}; y holds {_show(seen)}")
+        raise ValueError(
+            f"plot_decision_boundary(y): a model with {nout} outputs needs class "
+            f"ids 0..{nout - 1}; y holds {_show(seen)}"
+        )
     return yf.astype(int), [str(k) for k in range(nout)]
 
 
@@ -212,23 +264,33 @@ def _show(values: list) -> str:
     return "{" + shown + (", ..." if len(values) > 6 else "") + "}"
 
 
-def grid_scores(model: Any, X: np.ndarray, resolution: int = 100, margin: float = 0.5):
+def grid_scores(
+    model: Any, X: np.ndarray, resolution: int = 100, margin: float = 0.5
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model on a ``resolution``-square grid around X: ``(xx, yy, scores)``, scores of
     shape (resolution**2, outputs), evaluated in chunks so memory stays bounded."""
     X = np.asarray(X, dtype=float)
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
-                         np.linspace(lo[1], hi[1], resolution))
+    xx, yy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
     pts = np.column_stack([xx.ravel(), yy.ravel()])
     with np.errstate(over="ignore", invalid="ignore"):  # callers check for inf/NaN
-        out = np.concatenate([forward_numpy(model, pts[i:i + _CHUNK])
-                              for i in range(0, len(pts), _CHUNK)])
+        out = np.concatenate(
+            [forward_numpy(model, pts[i : i + _CHUNK]) for i in range(0, len(pts), _CHUNK)]
+        )
     return xx, yy, out
 
 
-def plot_decision_boundary(model: Any, X: Any, y: Any, resolution: int = 100,
-                           threshold: Optional[float] = None, ax: Any = None,
-                           title: str = "decision boundary") -> Figure:
+def plot_decision_boundary(
+    model: Any,
+    X: Any,
+    y: Any,
+    resolution: int = 100,
+    threshold: Optional[float] = None,
+    ax: Any = None,
+    title: str = "decision boundary",
+) -> Figure:
     """Regions the model assigns to each class, with the data points on top.
 
     One output: score > ``threshold`` is the upper class (1 or +1; the threshold is 0.5
@@ -247,30 +309,38 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, resolution: int = 100,
     _, nout = _check_model(model)
     X = _check_X(X)
     idx, names = _class_index(y, nout, len(X))
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
-            or not 2 <= resolution <= MAX_RESOLUTION:
-        raise ValueError(f"plot_decision_boundary(resolution={resolution!r}): resolution must "
-                         f"be an int from 2 to {MAX_RESOLUTION} (the model is evaluated on "
-                         f"resolution² grid points; raise visualize.plots.MAX_RESOLUTION to "
-                         f"go finer)")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(
-            threshold, Real) or not math.isfinite(threshold)):
-        raise ValueError(f"plot_decision_boundary(threshold={threshold!r}): threshold must be "
-                         f"a finite number")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, np.integer))
+        or not 2 <= resolution <= MAX_RESOLUTION
+    ):
+        raise ValueError(
+            f"plot_decision_boundary(resolution={resolution!r}): resolution must "
+            f"be an int from 2 to {MAX_RESOLUTION} (the model is evaluated on "
+            f"resolution² grid points; raise visualize.plots.MAX_RESOLUTION to "
+            f"go finer)"
+        )
+    if threshold is not None and (not _is_real(threshold) or not math.isfinite(threshold)):
+        raise ValueError(
+            f"plot_decision_boundary(threshold={threshold!r}): threshold must be a finite number"
+        )
     if not isinstance(title, str):
-        raise TypeError(f"plot_decision_boundary(title=...): title must be a str, got "
-                        f"{type(title).__name__}")
+        raise TypeError(
+            f"plot_decision_boundary(title=...): title must be a str, got {type(title).__name__}"
+        )
     xx, yy, out = grid_scores(model, X, int(resolution))
     if not np.all(np.isfinite(out)):
-        raise ValueError("plot_decision_boundary(model): the model's outputs are NaN or "
-                         "infinite on the grid around X; are its parameters finite?")
+        raise ValueError(
+            "plot_decision_boundary(model): the model's outputs are NaN or "
+            "infinite on the grid around X; are its parameters finite?"
+        )
     if nout == 1:
         if threshold is None:
             last = _activation(_layers(model)[-1].neurons[0])
             threshold = 0.5 if last == "sigmoid" else 0.0
         score = out[:, 0] - threshold
-        margins = [-score, score]   # lower class where score <= threshold
-    else:                           # class k wins by out_k - max of the others
+        margins = [-score, score]  # lower class where score <= threshold
+    else:  # class k wins by out_k - max of the others
         margins = [out[:, k] - np.delete(out, k, axis=1).max(axis=1) for k in range(nout)]
     if ax is None:
         fig = _new_figure(figsize=(5, 4.5), layout="constrained")
@@ -282,19 +352,26 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, resolution: int = 100,
         m = margins[k].reshape(xx.shape)
         if m.max() > 0:  # the class's region, a light tint of its points' colour
             ax.contourf(xx, yy, m, levels=[0.0, m.max() + 1.0], colors=[tint(colour)])
-    for m in [v.reshape(xx.shape) for v in margins[1 if nout == 1 else 0:]]:
+    for m in [v.reshape(xx.shape) for v in margins[1 if nout == 1 else 0 :]]:
         if m.min() < 0 < m.max():
             ax.contour(xx, yy, m, levels=[0.0], colors="#333333", linewidths=0.9)
     for k, colour in enumerate(colours):
         pts = X[idx == k]
         if len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], color=colour, s=20, edgecolors="#222222",
-                       linewidths=0.4, label=f"class {names[k]}", zorder=3)
+            ax.scatter(
+                pts[:, 0],
+                pts[:, 1],
+                color=colour,
+                s=20,
+                edgecolors="#222222",
+                linewidths=0.4,
+                label=f"class {names[k]}",
+                zorder=3,
+            )
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     if len(names) <= 10:
-        ax.legend(loc="best", fontsize="small", framealpha=0.85,
-                  handletextpad=0.2, borderpad=0.3)
+        ax.legend(loc="best", fontsize="small", framealpha=0.85, handletextpad=0.2, borderpad=0.3)
     ax.set_title(title)
     return fig
 
@@ -303,8 +380,10 @@ def _series(history: Any, name: str) -> list:
     if isinstance(history, dict):
         return list(history.get(name, []))
     if not hasattr(history, "loss"):
-        raise TypeError(f"plot_history: expected an nn.History or a dict with 'loss' (and "
-                        f"'accuracy'), got {type(history).__name__}")
+        raise TypeError(
+            f"plot_history: expected an nn.History or a dict with 'loss' (and "
+            f"'accuracy'), got {type(history).__name__}"
+        )
     return list(getattr(history, name, []))
 
 
@@ -336,17 +415,16 @@ def plot_history(history: Any, ax: Any = None) -> Figure:
         fig, axes = ax.figure, [ax]
     else:
         fig = _new_figure(figsize=(9 if has_acc else 5, 3.5), layout="constrained")
-        axes = list(np.atleast_1d(fig.subplots(1, 2 if has_acc else 1)))
-    on = {"batch": " on each step's batch", "all": " on all rows"}.get(
-        _what_loss(history), "")
-    axes[0].plot(steps[:len(loss)], loss, color="#cf222e")
+        axes = list(fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0])
+    on = {"batch": " on each step's batch", "all": " on all rows"}.get(_what_loss(history), "")
+    axes[0].plot(steps[: len(loss)], loss, color="#cf222e")
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("loss")
     axes[0].set_title("loss" + on)
     if loss and min(loss) > 0 and max(loss) / min(loss) > 100:
         axes[0].set_yscale("log")
     if has_acc and len(axes) > 1:
-        axes[1].plot(steps[:len(acc)], acc, color="#1a7f37")
+        axes[1].plot(steps[: len(acc)], acc, color="#1a7f37")
         axes[1].set_ylim(-0.02, 1.02)
         axes[1].set_xlabel("step")
         axes[1].set_title("accuracy" + on)

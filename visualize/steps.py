@@ -31,6 +31,7 @@ the names its caption uses.
     >>> len(s.steps)                      # start + 2 gates forward + seed + 2 backward
     6
 """
+
 from __future__ import annotations
 
 import html
@@ -39,8 +40,16 @@ import re
 from typing import Any, Dict, List
 
 from autodiff import Value
-from autodiff.explain import (_backward, check_precision, chain_rule, fmt, forward_steps,
-                              graph_order, input_names, node_names)
+from autodiff.explain import (
+    _backward,
+    chain_rule,
+    check_precision,
+    fmt,
+    forward_steps,
+    graph_order,
+    input_names,
+    node_names,
+)
 from autodiff.files import atomic_write
 from autodiff.micrograd_compat import as_graph, count_nodes, is_micrograd_style
 
@@ -55,12 +64,17 @@ class Stepper:
     ``steps`` is the list of dicts the page walks through (``phase``, ``node``,
     ``caption``, ``names``, ``show``); ``html()`` the page; ``save(path)`` writes it."""
 
-    def __init__(self, root: Any, precision: int = 2, style: str = "circuit",
-                 max_nodes: int = 150, title: str = "") -> None:
+    def __init__(
+        self,
+        root: Any,
+        precision: int = 2,
+        style: str = "circuit",
+        max_nodes: int = 150,
+        title: str = "",
+    ) -> None:
         check_precision(precision, "stepper")
         if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-            raise ValueError(f"stepper(max_nodes={max_nodes!r}): max_nodes must be a "
-                             "positive int")
+            raise ValueError(f"stepper(max_nodes={max_nodes!r}): max_nodes must be a positive int")
         if not isinstance(title, str):
             raise TypeError(f"stepper(title): expected a str, got {type(title).__name__}")
         n = count_nodes(_checked(root), max_nodes)  # refuse a large graph before any work
@@ -68,7 +82,8 @@ class Stepper:
             raise GraphTooLarge(
                 f"stepper: this graph has more than max_nodes={max_nodes} nodes; a page "
                 "stepping through it would be unreadable. Step through a smaller part of "
-                f"it, or pass max_nodes= a larger number to build it anyway.")
+                f"it, or pass max_nodes= a larger number to build it anyway."
+            )
         root = as_graph(root, "stepper(root)")
         self.root = root
         self.precision = precision
@@ -77,33 +92,54 @@ class Stepper:
         names = node_names(root, out)
         fw = forward_steps(root, precision)
         bw, grads = _backward(root, precision, 1.0, out)
-        self._diagram = draw(root, style=style, precision=precision, max_nodes=max_nodes,
-                             ids=True, grad_of={k: (0.0 if g is None else g)
-                                                for k, g in grads.items()},
-                             names=names, widest=_widest(bw))
+        self._diagram = draw(
+            root,
+            style=style,
+            precision=precision,
+            max_nodes=max_nodes,
+            ids=True,
+            grad_of={k: (0.0 if g is None else g) for k, g in grads.items()},
+            names=names,
+            widest=_widest(bw),
+        )
         nodes = graph_order(root)
         dot_id = {id(v): f"n{k}" for k, v in enumerate(nodes)}
         p = precision
         leaves = [v for v in nodes if v.is_leaf]
-        steps: List[Dict[str, Any]] = [{
-            "phase": "start", "node": "", "names": [names[id(v)] for v in leaves],
-            "caption": "The inputs hold their values (green). Press Next (or →) to run "
-                       "the forward pass, one gate at a time.",
-            "show": [[dot_id[id(v)], "v", fmt(v.data, p), fmt(v.data, p)] for v in leaves]}]
+        steps: List[Dict[str, Any]] = [
+            {
+                "phase": "start",
+                "node": "",
+                "names": [names[id(v)] for v in leaves],
+                "caption": "The inputs hold their values (green). Press Next (or →) to run "
+                "the forward pass, one gate at a time.",
+                "show": [[dot_id[id(v)], "v", fmt(v.data, p), fmt(v.data, p)] for v in leaves],
+            }
+        ]
         for k, s in enumerate(fw, 1):
             read = input_names(s.node, names)
             ins = _names_list(read)
-            steps.append({"phase": "forward", "node": dot_id[id(s.node)],
-                          "names": [s.name] + read,
-                          "caption": f"Forward {k}/{len(fw)}: gate {s.gate} reads {ins} "
-                                     f"and computes {s.rule}",
-                          "show": [[dot_id[id(s.node)], "v", fmt(s.value, p),
-                                    fmt(s.value, p)]]})
+            steps.append(
+                {
+                    "phase": "forward",
+                    "node": dot_id[id(s.node)],
+                    "names": [s.name, *read],
+                    "caption": f"Forward {k}/{len(fw)}: gate {s.gate} reads {ins} "
+                    f"and computes {s.rule}",
+                    "show": [[dot_id[id(s.node)], "v", fmt(s.value, p), fmt(s.value, p)]],
+                }
+            )
         seed = fmt(1.0, p)
-        steps.append({"phase": "backward", "node": dot_id[id(root)], "names": [out],
-                      "caption": f"Backward pass: it starts at the output {out}, with "
-                                 f"d{out}/d{out} = {seed} (red).",
-                      "show": [[dot_id[id(root)], "g", seed, seed]]})
+        steps.append(
+            {
+                "phase": "backward",
+                "node": dot_id[id(root)],
+                "names": [out],
+                "caption": f"Backward pass: it starts at the output {out}, with "
+                f"d{out}/d{out} = {seed} (red).",
+                "show": [[dot_id[id(root)], "g", seed, seed]],
+            }
+        )
         for k, s in enumerate(bw, 1):
             show = []
             for q, tot, run in zip(s.inputs, s.totals, s.running):
@@ -112,32 +148,47 @@ class Stepper:
                 show.append([dot_id[id(q)], "g", now, later])
             up = fmt(s.upstream, p) if s.upstream is not None else "?"
             lines = "\n  ".join(s.text_lines())
-            steps.append({
-                "phase": "backward", "node": dot_id[id(s.node)],
-                "names": [s.name] + list(s.receivers),
-                "caption": f"Backward {k}/{len(bw)}: gate {s.gate} (output {s.name}, "
-                           f"d{out}/d{s.name} = {up}) sends upstream x local to each "
-                           f"input:\n  {lines}",
-                "show": show})
-        last = ("Done: every wire holds its value (green) and the gradient of "
-                f"{out} with respect to it (red). Click a node for its chain rule.")
+            steps.append(
+                {
+                    "phase": "backward",
+                    "node": dot_id[id(s.node)],
+                    "names": [s.name, *s.receivers],
+                    "caption": f"Backward {k}/{len(bw)}: gate {s.gate} (output {s.name}, "
+                    f"d{out}/d{s.name} = {up}) sends upstream x local to each "
+                    f"input:\n  {lines}",
+                    "show": show,
+                }
+            )
+        last = (
+            "Done: every wire holds its value (green) and the gradient of "
+            f"{out} with respect to it (red). Click a node for its chain rule."
+        )
         steps[-1]["caption"] += "\n" + last
         self.steps = steps
-        self.nodes = {dot_id[id(v)]: {
-            "name": names[id(v)],
-            "expansion": chain_rule(root, v, precision, output=out).text} for v in nodes}
+        self.nodes = {
+            dot_id[id(v)]: {
+                "name": names[id(v)],
+                "expansion": chain_rule(root, v, precision, output=out).text,
+            }
+            for v in nodes
+        }
 
     # --- the page -----------------------------------------------------------------------
     def svg(self) -> str:
         """The diagram as inline SVG (no XML prolog)."""
         svg = self._diagram.pipe(format="svg", encoding="utf-8")
-        return svg[svg.index("<svg"):]
+        return svg[svg.index("<svg") :]
 
     def html(self) -> str:
         """The whole page: one self-contained HTML document, filled in one pass (text
         put in is never searched for placeholders again)."""
-        parts = {"TITLE": html.escape(self.title), "SVG": self.svg(), "CSS": _CSS,
-                 "JS": _JS, "DATA": script_json({"steps": self.steps, "nodes": self.nodes})}
+        parts = {
+            "TITLE": html.escape(self.title),
+            "SVG": self.svg(),
+            "CSS": _CSS,
+            "JS": _JS,
+            "DATA": script_json({"steps": self.steps, "nodes": self.nodes}),
+        }
         return _SLOT.sub(lambda m: parts[m.group(1)], _PAGE)
 
     def save(self, path: str) -> str:
@@ -147,18 +198,19 @@ class Stepper:
 
     def _repr_html_(self) -> str:
         # An iframe keeps each stepper's ids and keyboard handler to itself in a notebook.
-        height = 260 + 22 * max(1, self.svg().count("<g id=\"wire-") // 6)
-        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
-                f'style="width:100%;height:{min(height, 700)}px;border:1px solid #ddd" '
-                f'sandbox="allow-scripts"></iframe>')
+        height = 260 + 22 * max(1, self.svg().count('<g id="wire-') // 6)
+        return (
+            f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
+            f'style="width:100%;height:{min(height, 700)}px;border:1px solid #ddd" '
+            f'sandbox="allow-scripts"></iframe>'
+        )
 
     def __repr__(self) -> str:
         n = sum(1 for s in self.steps if s["phase"] == "forward")
         return f"Stepper({n} nodes, {len(self.steps) - 1} steps; .save('steps.html'))"
 
 
-def stepper(root: Any, precision: int = 2, style: str = "circuit",
-            max_nodes: int = 150) -> Stepper:
+def stepper(root: Any, precision: int = 2, style: str = "circuit", max_nodes: int = 150) -> Stepper:
     """The interactive step-by-step page for the graph below ``root`` (a gradwire Value
     or a micrograd-style one).  A graph of more than ``max_nodes`` nodes is refused
     with :class:`~visualize.GraphTooLarge` before anything is built.
@@ -184,8 +236,10 @@ def _widest(bw: list) -> Dict[int, str]:
 def _checked(root: Any) -> Any:
     if isinstance(root, Value) or is_micrograd_style(root):
         return root
-    raise TypeError(f"stepper(root): expected a Value, got {type(root).__name__} (a gradwire "
-                    "Value, or a micrograd-style one with data, grad, _prev and _op)")
+    raise TypeError(
+        f"stepper(root): expected a Value, got {type(root).__name__} (a gradwire "
+        "Value, or a micrograd-style one with data, grad, _prev and _op)"
+    )
 
 
 def _names_list(names: List[str]) -> str:
@@ -194,8 +248,13 @@ def _names_list(names: List[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-_JSON_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                        "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def script_json(data: Any) -> str:
