@@ -16,18 +16,43 @@ of a Value).
     >>> round(x.grad, 4)
     0.21
 """
+
 from . import ops
-from .value import (Value, affine, detect_anomaly, enable_grad, is_grad_enabled,  # first:
-                    no_grad, topological_order)  # value and backward import each other
+from .value import (
+    Value,
+    affine,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,  # first:
+    no_grad,
+    topological_order,
+)  # value and backward import each other
 from . import micrograd_compat  # gives Value micrograd's _op, _prev and _backward()
 from .explain import Step, backward_steps, chain_rule, forward_steps
-from .functional import (GradcheckError, gradcheck, gradients, grad, hessian,
-                         value_and_grad)
+from .functional import GradcheckError, gradcheck, gradients, grad, hessian, value_and_grad
 from .tape import Tape, TapeMismatchError, compile
 
-__all__ = ["Value", "affine", "ops", "no_grad", "enable_grad", "is_grad_enabled",
-           "detect_anomaly", "topological_order", "gradients", "grad",
-           "value_and_grad", "hessian", "gradcheck", "GradcheckError",
-           "Step", "forward_steps", "backward_steps", "chain_rule",
-           "compile", "Tape", "TapeMismatchError"]
+__all__ = [
+    "Value",
+    "affine",
+    "ops",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "topological_order",
+    "gradients",
+    "grad",
+    "value_and_grad",
+    "hessian",
+    "gradcheck",
+    "GradcheckError",
+    "Step",
+    "forward_steps",
+    "backward_steps",
+    "chain_rule",
+    "compile",
+    "Tape",
+    "TapeMismatchError",
+]
 __version__ = "0.1.0"

@@ -19,6 +19,7 @@ returns, on any exception too (Ctrl-C included).  Leaves accumulate their gradie
     >>> y.backward(); x.grad
     7.0
 """
+
 from __future__ import annotations
 
 from typing import Any, List
@@ -43,8 +44,7 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
     to 0.0 (it will hold this pass's gradient).
     """
     if not isinstance(root, Value):
-        raise TypeError(f"schedule(root): expected a Value, got {type(root).__name__} "
-                        f"{root!r:.60}")
+        raise TypeError(f"schedule(root): expected a Value, got {type(root).__name__} {root!r:.60}")
     if root._fn is None:
         return [root] if leaves else []
     order = []
@@ -76,6 +76,7 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
 # with `== 0` (specialized) rather than tested for truth (a C call); and a loop is
 # `while True` with its test at the bottom, since CPython 3.11 specializes a loop's
 # bytecode on its first call only when the loop ends in an unconditional jump.
+
 
 def _count(root: Value, leaves: bool) -> None:
     """The schedule's first step: ``_n`` of each node = its consumers in the graph; with
@@ -140,13 +141,14 @@ def _reset_counts(root: Value) -> None:
 def topological_order(root: Value) -> List[Value]:
     """All nodes reachable from ``root``, inputs before outputs (the schedule reversed).
 
-        >>> x = Value(1.0); y = x + x
-        >>> [v.op for v in topological_order(y)]
-        [None, 'add']
+    >>> x = Value(1.0); y = x + x
+    >>> [v.op for v in topological_order(y)]
+    [None, 'add']
     """
     if not isinstance(root, Value):
-        raise TypeError(f"topological_order(root): expected a Value, got "
-                        f"{type(root).__name__} {root!r:.60}")
+        raise TypeError(
+            f"topological_order(root): expected a Value, got {type(root).__name__} {root!r:.60}"
+        )
     order = schedule(root)
     order.reverse()
     return order
@@ -159,9 +161,20 @@ def _locals(v: Value, graph: bool) -> list:
     fn = v._fn
     out = v if graph else v.data
     if fn.kind == "nary":
-        return [(p, j, k, fn.local(j, x if graph or type(x) is not Value else x.data,
-                                   y if graph or type(y) is not Value else y.data, out))
-                for p, j, k, x, y in fn.split(v._a, v._b)]
+        return [
+            (
+                p,
+                j,
+                k,
+                fn.local(
+                    j,
+                    x if graph or type(x) is not Value else x.data,
+                    y if graph or type(y) is not Value else y.data,
+                    out,
+                ),
+            )
+            for p, j, k, x, y in fn.split(v._a, v._b)
+        ]
     a, b = v._a, v._b
     x = a if graph else a.data
     if fn.kind == "binary":
@@ -319,8 +332,9 @@ def _float_pass(root: Value, seed: float) -> None:
                 break
     except BaseException as e:  # no stale counts for the next pass, Ctrl-C included
         _reset_counts(root)
-        if isinstance(e, (ArithmeticError, ValueError, TypeError)) and \
-                not isinstance(e, FloatingPointError):
+        if isinstance(e, (ArithmeticError, ValueError, TypeError)) and not isinstance(
+            e, FloatingPointError
+        ):
             raise _backward_error(v, e) from None
         raise
 
@@ -344,7 +358,8 @@ def _graph_pass(order: List[Value], seed: Any) -> None:
             f"detect_anomaly: backward of {v._fn.name} ({v.gate}) produced a non-finite "
             f"gradient for input {i} {_describe(v.parents[i])}; upstream grad "
             f"{_describe(v.grad)}, local derivative {local_terms(v)[i][2]}; output "
-            f"{_describe(v)} [{e}]") from None
+            f"{_describe(v)} [{e}]"
+        ) from None
     except (ArithmeticError, ValueError, TypeError) as e:
         raise _backward_error(v, e) from None
     finally:

@@ -8,6 +8,7 @@ the backward's by the passes in :mod:`autodiff.backward`.
     Traceback (most recent call last):
     ValueError: log (natural logarithm): outside the domain for input -1.0 (node 'x'); ...
 """
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 def _describe(v: Any) -> str:
     from .value import Value
+
     if isinstance(v, Value):
         name = f"'{v.label}'" if v.label else "unlabelled"
         return f"{v.data!r} (node {name})"
@@ -36,16 +38,20 @@ def _forward_error(op: Op, err: Exception, a: "Value", b: Any) -> Exception:
     else:
         inputs = f"input {_describe(a)}"
     why = _PLAIN.get(str(err)) or (
-        "the result is too large for a float" if isinstance(err, OverflowError)
-        else str(err) or type(err).__name__)
+        "the result is too large for a float"
+        if isinstance(err, OverflowError)
+        else str(err) or type(err).__name__
+    )
     domain = f"; defined for {op.domain}" if op.domain else ""
     cls = type(err) if isinstance(err, (ArithmeticError, ValueError)) else ValueError
     return cls(f"{op.name} ({op.doc}): {why} for {inputs}{domain}")
 
 
-_PLAIN = {"math domain error": "outside the domain",
-          "math range error": "the result is too large for a float",
-          "float division by zero": "division by zero"}
+_PLAIN = {
+    "math domain error": "outside the domain",
+    "math range error": "the result is too large for a float",
+    "float division by zero": "division by zero",
+}
 
 
 def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
@@ -53,7 +59,8 @@ def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
         what = _describe(a) + (f", {_describe(b)}" if b is not None else "")
         gate = op.label(b if op.kind == "folded" else None)
         raise FloatingPointError(
-            f"detect_anomaly: forward of {op.name} ({gate}) produced {data!r} from {what}")
+            f"detect_anomaly: forward of {op.name} ({gate}) produced {data!r} from {what}"
+        )
 
 
 def _check_grads(v: "Value", grads: tuple, inputs: Optional[tuple] = None) -> None:
@@ -68,7 +75,8 @@ def _check_grads(v: "Value", grads: tuple, inputs: Optional[tuple] = None) -> No
                 where, rule = f"input {_describe(inputs[i])}", ""
             raise FloatingPointError(
                 f"detect_anomaly: backward of {fn.name} ({v.gate}) produced gradient "
-                f"{g!r} for {where}; upstream grad {v.grad!r}{rule}; output {_describe(v)}")
+                f"{g!r} for {where}; upstream grad {v.grad!r}{rule}; output {_describe(v)}"
+            )
 
 
 def _backward_error(v: "Value", e: Exception) -> Exception:
@@ -77,5 +85,7 @@ def _backward_error(v: "Value", e: Exception) -> Exception:
     const = f" with constant {v._b!r}" if fn.kind == "folded" else ""
     cls = type(e) if isinstance(e, (ArithmeticError, ValueError)) else ValueError
     rules = ", ".join(fn.rule(i, v.const) for i in range(len(fn.derivs)))
-    return cls(f"backward of {fn.name} ({v.gate}): local derivative "
-               f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}")
+    return cls(
+        f"backward of {fn.name} ({v.gate}): local derivative "
+        f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}"
+    )

@@ -22,6 +22,7 @@ Graphs built from micrograd-style classes are read through
     >>> print(backward_steps(y)[0].rule)
     d(1/x)/dx = -1/x^2 = -0.25;  1.00 x -0.25 = -0.25
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,8 +35,18 @@ from .backward import input_names as _formula_inputs
 from .backward import local_terms, schedule, topological_order
 from .value import Value
 
-__all__ = ["Step", "forward_steps", "backward_steps", "chain_rule", "ChainRule",
-           "node_names", "fmt", "gradients_of", "graph_order", "input_names"]
+__all__ = [
+    "Step",
+    "forward_steps",
+    "backward_steps",
+    "chain_rule",
+    "ChainRule",
+    "node_names",
+    "fmt",
+    "gradients_of",
+    "graph_order",
+    "input_names",
+]
 
 MAX_PRECISION = 12
 
@@ -55,10 +66,15 @@ def _paren(v: float, precision: int) -> str:
 
 def check_precision(precision: Any, where: str) -> int:
     """``precision`` as an int from 0 to 12, or a ValueError naming ``where``."""
-    if isinstance(precision, bool) or not isinstance(precision, int) \
-            or not 0 <= precision <= MAX_PRECISION:
-        raise ValueError(f"{where}(precision={precision!r}): precision must be an int from "
-                         f"0 to {MAX_PRECISION} (the decimals shown)")
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, int)
+        or not 0 <= precision <= MAX_PRECISION
+    ):
+        raise ValueError(
+            f"{where}(precision={precision!r}): precision must be an int from "
+            f"0 to {MAX_PRECISION} (the decimals shown)"
+        )
     return precision
 
 
@@ -73,8 +89,7 @@ def factors_text(values: List[float], product: float, precision: int) -> List[st
     want = fmt(product, precision)
     exact = [float(fmt(v, precision)) == v for v in values]
     for extra in range(0, 13, 2):
-        shown = [fmt(v, precision if ok else precision + extra)
-                 for v, ok in zip(values, exact)]
+        shown = [fmt(v, precision if ok else precision + extra) for v, ok in zip(values, exact)]
         prod = 1.0
         for s in shown:
             prod *= float(s)
@@ -97,6 +112,7 @@ def _is_number(s: str) -> bool:
 
 
 # --- the graph, whichever class its nodes are -------------------------------------------
+
 
 def _root(root: Any, where: str) -> Any:
     return as_graph(root, f"{where}(root)")
@@ -175,6 +191,7 @@ class Step:
     where each share goes.  For an op gradwire does not know (a micrograd-style graph)
     ``local`` holds None and the gradients are the graph's own ``.grad``.
     """
+
     kind: str
     index: int
     node: Any
@@ -244,13 +261,14 @@ def forward_steps(root: Any, precision: int = 2) -> List[Step]:
             terms = [fmt(v._a[0].data, precision)] + [
                 f"{_paren(p.data, precision)}*"
                 f"{_paren(q.data if isinstance(q, Value) else q, precision)}"
-                for p, q in zip(v._a[1:], v._b[1:])]
+                for p, q in zip(v._a[1:], v._b[1:])
+            ]
             rule = f"{name} = {' + '.join(terms)} = {fmt(v.data, precision)}"
         else:
             xs = [fmt(p.data, precision) for p in v.parents]
             if len(xs) == 2:
                 xs[1] = _paren(v.parents[1].data, precision)
-            rule = (f"{name} = {formula(op, v.const, *xs)} = {fmt(v.data, precision)}")
+            rule = f"{name} = {formula(op, v.const, *xs)} = {fmt(v.data, precision)}"
         steps.append(Step("forward", len(steps), v, name, tuple(v.parents), v.data, rule))
     return steps
 
@@ -289,8 +307,9 @@ def _uses(order: List[Any]) -> Dict[int, int]:
     return uses
 
 
-def backward_steps(root: Any, precision: int = 2, seed: float = 1.0,
-                   output: Optional[str] = None) -> List[Step]:
+def backward_steps(
+    root: Any, precision: int = 2, seed: float = 1.0, output: Optional[str] = None
+) -> List[Step]:
     """Every gate outputs-first: its gradient and the share it sends to each input.
 
     The gradients are those ``root.backward(seed)`` gives (bit for bit, for leaves whose
@@ -308,8 +327,9 @@ def backward_steps(root: Any, precision: int = 2, seed: float = 1.0,
     return _backward(root, precision, seed, output)[0]
 
 
-def _backward(root: Any, precision: int, seed: float, output: Optional[str],
-              text: bool = True) -> Tuple[List[Step], Dict[int, Optional[float]]]:
+def _backward(
+    root: Any, precision: int, seed: float, output: Optional[str], text: bool = True
+) -> Tuple[List[Step], Dict[int, Optional[float]]]:
     """The backward steps and every node's gradient (``{id(node): grad}``); with
     ``text=False`` only the gradients (no steps)."""
     names = node_names(root, output) if text else {}
@@ -351,8 +371,9 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
             grads[id(p)] = total
             totals[i] = total
             if n > 1 and text:  # what it had so far + this share = its gradient now
-                terms_s = " + ".join("?" if a is None else _paren(a, precision)
-                                     for a in (before, prod))
+                terms_s = " + ".join(
+                    "?" if a is None else _paren(a, precision) for a in (before, prod)
+                )
                 tot_s = "?" if total is None else fmt(total, precision)
                 running[i] = f"{terms_s} = {tot_s}"
                 sums[i] = f"d{out}/d{names[id(p)]} = {running[i]}"
@@ -370,11 +391,26 @@ def _backward(root: Any, precision: int, seed: float, output: Optional[str],
             if not _is_number(rtext):
                 lhs += f" = {ls}"
             lines.append(f"{lhs};  {gs} x {ls} = {fmt(prods[i], precision)}")
-        steps.append(Step("backward", len(steps), v, names[id(v)], tuple(v.parents),
-                          v.data, " | ".join(lines), g,
-                          tuple(t[1] for t in terms), tuple(t[2] for t in terms),
-                          tuple(prods), tuple(names[id(t[0])] for t in terms),
-                          tuple(totals), tuple(sums), tuple(lines), tuple(running)))
+        steps.append(
+            Step(
+                "backward",
+                len(steps),
+                v,
+                names[id(v)],
+                tuple(v.parents),
+                v.data,
+                " | ".join(lines),
+                g,
+                tuple(t[1] for t in terms),
+                tuple(t[2] for t in terms),
+                tuple(prods),
+                tuple(names[id(t[0])] for t in terms),
+                tuple(totals),
+                tuple(sums),
+                tuple(lines),
+                tuple(running),
+            )
+        )
     return steps, grads
 
 
@@ -382,8 +418,7 @@ def gradients_of(root: Any, precision: int = 2, seed: float = 1.0) -> Dict[int, 
     """``{id(node): gradient}`` for every node below ``root``, from the backward steps
     (what ``root.backward(seed)`` gives, without touching ``.grad``)."""
     root = _root(root, "gradients_of")
-    grads = _backward(root, check_precision(precision, "gradients_of"), seed, None,
-                      text=False)[1]
+    grads = _backward(root, check_precision(precision, "gradients_of"), seed, None, text=False)[1]
     return {k: (0.0 if g is None else g) for k, g in grads.items()}
 
 
@@ -392,6 +427,7 @@ class ChainRule:
     """A node's gradient as the sum over paths from the output of products of local
     derivatives.  ``paths`` holds, per path, the ``(gate node, input index, local)`` hops
     from the output down; ``total`` is the node's gradient from the backward steps."""
+
     node: Any
     name: str
     paths: List[List[Tuple[Any, int, float]]]
@@ -403,8 +439,9 @@ class ChainRule:
         return self.text
 
 
-def chain_rule(root: Any, node: Any, precision: int = 2, max_paths: int = 20,
-               output: Optional[str] = None) -> ChainRule:
+def chain_rule(
+    root: Any, node: Any, precision: int = 2, max_paths: int = 20, output: Optional[str] = None
+) -> ChainRule:
     """``d root / d node`` written out path by path (the multivariate chain rule).
     Takes time linear in the graph's size (and in the length of the paths shown).
 
@@ -419,8 +456,10 @@ def chain_rule(root: Any, node: Any, precision: int = 2, max_paths: int = 20,
     root = _root(root, "chain_rule")
     check_precision(precision, "chain_rule")
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
-        raise ValueError(f"chain_rule(max_paths={max_paths!r}): max_paths must be a "
-                         "positive int (how many paths to write out)")
+        raise ValueError(
+            f"chain_rule(max_paths={max_paths!r}): max_paths must be a "
+            "positive int (how many paths to write out)"
+        )
     names = node_names(root, output)
     if isinstance(root, ForeignNode) and not isinstance(node, ForeignNode):
         node = next((v for v in graph_order(root) if v.obj is node), node)
@@ -460,8 +499,10 @@ def chain_rule(root: Any, node: Any, precision: int = 2, max_paths: int = 20,
     if root is node:
         lines = [f"d{out}/d{name} = {fmt(total, precision)} (the output itself)"]
         return ChainRule(node, name, paths, n_paths, total, "\n".join(lines))
-    lines = [f"d{out}/d{name} = sum over {n_paths} path{'s' * (n_paths != 1)} "
-             f"of the local derivatives along each:"]
+    lines = [
+        f"d{out}/d{name} = sum over {n_paths} path{'s' * (n_paths != 1)} "
+        f"of the local derivatives along each:"
+    ]
     sums = []
     for hops in paths:
         chain = " <- ".join([out] + [f"[{g.gate}]" for g, _, _ in hops] + [name])
@@ -478,9 +519,11 @@ def chain_rule(root: Any, node: Any, precision: int = 2, max_paths: int = 20,
     if n_paths > len(paths):
         lines.append(f"  ... and {n_paths - len(paths)} more paths")
     if len(sums) > 1:
-        lines.append("  = " + " + ".join(_paren(s, precision) for s in sums)
-                     + ("" if n_paths > len(paths) else f" = {fmt(total, precision)}"))
+        lines.append(
+            "  = "
+            + " + ".join(_paren(s, precision) for s in sums)
+            + ("" if n_paths > len(paths) else f" = {fmt(total, precision)}")
+        )
     elif not paths:
-        lines.append(f"  = {fmt(total, precision)} (no path: {name} does not affect "
-                     f"{out})")
+        lines.append(f"  = {fmt(total, precision)} (no path: {name} does not affect {out})")
     return ChainRule(node, name, paths, n_paths, total, "\n".join(lines))

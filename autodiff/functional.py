@@ -13,6 +13,7 @@ differences, to first or second order.
     >>> grad(grad(lambda x: x ** 3))(2.0)
     12.0
 """
+
 from __future__ import annotations
 
 import math
@@ -22,12 +23,12 @@ from typing import Any, Callable, Sequence, Union
 from .backward import backprop as _backprop
 from .value import Value, _as_number, enable_grad, topological_order
 
-__all__ = ["gradients", "grad", "value_and_grad", "hessian", "gradcheck",
-           "GradcheckError"]
+__all__ = ["gradients", "grad", "value_and_grad", "hessian", "gradcheck", "GradcheckError"]
 
 
-def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
-              create_graph: bool = False) -> list:
+def gradients(
+    output: Value, inputs: Sequence[Value], grad: Any = 1.0, create_graph: bool = False
+) -> list:
     """d output / d input for each input, without touching any node's ``.grad``.
 
     Inputs the output does not depend on get 0.0.
@@ -64,11 +65,12 @@ def gradients(output: Value, inputs: Sequence[Value], grad: Any = 1.0,
 
 def _values_list(inputs: Any) -> list:
     if isinstance(inputs, Value):
-        raise TypeError("gradients(inputs): expected a list of Values, got one Value; "
-                        "pass [x]")
+        raise TypeError("gradients(inputs): expected a list of Values, got one Value; pass [x]")
     if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
-        raise TypeError(f"gradients(inputs): expected a list of Values, got "
-                        f"{type(inputs).__name__} {inputs!r:.40}")
+        raise TypeError(
+            f"gradients(inputs): expected a list of Values, got "
+            f"{type(inputs).__name__} {inputs!r:.40}"
+        )
     return list(inputs)
 
 
@@ -76,8 +78,10 @@ def _check_output(out: Any, who: str) -> None:
     """A function to differentiate returns one Value, or a number (a constant)."""
     if isinstance(out, Value) or isinstance(out, Real) and not isinstance(out, bool):
         return
-    raise TypeError(f"{who} is {type(out).__name__} {out!r:.60}, not a Value or a number: "
-                    "differentiate one scalar at a time (e.g. sum a list first)")
+    raise TypeError(
+        f"{who} is {type(out).__name__} {out!r:.60}, not a Value or a number: "
+        "differentiate one scalar at a time (e.g. sum a list first)"
+    )
 
 
 def _fn_name(f: Any) -> str:
@@ -86,8 +90,7 @@ def _fn_name(f: Any) -> str:
 
 def _check_fn(f: Any, name: str) -> None:
     if not callable(f):
-        raise TypeError(f"{name}(f): expected a function, got {type(f).__name__} "
-                        f"{f!r:.40}")
+        raise TypeError(f"{name}(f): expected a function, got {type(f).__name__} {f!r:.40}")
 
 
 def _check_argnums(argnums: Any, name: str) -> tuple:
@@ -95,15 +98,20 @@ def _check_argnums(argnums: Any, name: str) -> tuple:
     single = isinstance(argnums, Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else argnums
     if not isinstance(nums, (tuple, list, range)):
-        raise TypeError(f"{name}(argnums): expected an int or a tuple of ints, got "
-                        f"{type(argnums).__name__} {argnums!r:.40}")
+        raise TypeError(
+            f"{name}(argnums): expected an int or a tuple of ints, got "
+            f"{type(argnums).__name__} {argnums!r:.40}"
+        )
     for i in nums:
         if isinstance(i, bool) or not isinstance(i, Integral):
-            raise TypeError(f"{name}(argnums): expected ints, got {type(i).__name__} "
-                            f"{i!r:.40} in {argnums!r:.60}")
+            raise TypeError(
+                f"{name}(argnums): expected ints, got {type(i).__name__} "
+                f"{i!r:.40} in {argnums!r:.60}"
+            )
     if not nums:
-        raise ValueError(f"{name}(argnums): empty; give the position of at least one "
-                         "argument to differentiate")
+        raise ValueError(
+            f"{name}(argnums): empty; give the position of at least one argument to differentiate"
+        )
     if len(set(nums)) != len(nums):
         raise ValueError(f"{name}(argnums): {argnums!r} names an argument twice")
     return tuple(int(i) for i in nums)
@@ -120,17 +128,21 @@ def _argnums(nums: tuple, n: int, name: str) -> tuple:
     """The positions ``nums`` for a call with n arguments (negative ones from the end)."""
     for i in nums:
         if not -n <= i < n:
-            raise IndexError(f"{name}: argnums {i} out of range for a function called "
-                             f"with {n} argument(s)")
+            raise IndexError(
+                f"{name}: argnums {i} out of range for a function called with {n} argument(s)"
+            )
     fixed = tuple(i % n for i in nums)
     if len(set(fixed)) != len(fixed):
-        raise ValueError(f"{name}: argnums {nums!r} name the same argument twice for a "
-                         f"function called with {n} argument(s)")
+        raise ValueError(
+            f"{name}: argnums {nums!r} name the same argument twice for a "
+            f"function called with {n} argument(s)"
+        )
     return nums
 
 
-def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
-                   ) -> Callable[..., tuple]:
+def value_and_grad(
+    f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
+) -> Callable[..., tuple]:
     """``value_and_grad(f)(*args) -> (f(*args), df/dargs[argnums])``.
 
     Called with floats it returns floats; called with Values (inside another ``grad``)
@@ -168,21 +180,22 @@ def _value_and_grad(f: Callable[..., Any], argnums: Any, name: str) -> Callable[
             out = out.data if isinstance(out, Value) else out
             gs = [g.data if isinstance(g, Value) else g for g in gs]
         return out, (gs[0] if single else tuple(gs))
+
     wrapped.__name__ = label
     return wrapped
 
 
-def grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
-         ) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Any]:
     """The derivative of ``f`` as a function: ``grad(f)(x) == f'(x)``; nestable.
 
-        >>> grad(lambda x: x.exp())(0.0)
-        1.0
+    >>> grad(lambda x: x.exp())(0.0)
+    1.0
     """
     vg = _value_and_grad(f, argnums, "grad")
 
     def wrapped(*args: Any) -> Any:
         return vg(*args)[1]
+
     wrapped.__name__ = vg.__name__
     return wrapped
 
@@ -190,8 +203,8 @@ def grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
 def hessian(f: Callable[..., Any]) -> Callable[..., list]:
     """The matrix of second derivatives of a scalar function of n numbers.
 
-        >>> hessian(lambda x, y: x * x * y)(1.0, 2.0)
-        [[4.0, 2.0], [2.0, 0.0]]
+    >>> hessian(lambda x, y: x * x * y)(1.0, 2.0)
+    [[4.0, 2.0], [2.0, 0.0]]
     """
     _check_fn(f, "hessian")
     label = f"hessian({_fn_name(f)})"
@@ -213,6 +226,7 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list]:
             row = gradients(g, xs) if isinstance(g, Value) else [0.0] * len(xs)
             rows.append([r.data if isinstance(r, Value) else r for r in row])
         return rows
+
     wrapped.__name__ = label
     return wrapped
 
@@ -221,8 +235,14 @@ class GradcheckError(AssertionError):
     """gradcheck found backward and finite differences disagreeing."""
 
 
-def gradcheck(f: Callable[..., Any], inputs: Sequence[float], eps: float = 1e-6,
-              atol: float = 1e-6, rtol: float = 1e-4, order: int = 1) -> bool:
+def gradcheck(
+    f: Callable[..., Any],
+    inputs: Sequence[float],
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    order: int = 1,
+) -> bool:
     """Check ``f``'s gradients against central finite differences.
 
     ``f`` takes ``len(inputs)`` Values and returns a Value.  Returns True, or raises a
@@ -241,9 +261,11 @@ def gradcheck(f: Callable[..., Any], inputs: Sequence[float], eps: float = 1e-6,
 
     def compare(what: str, analytic: float, numeric: float) -> None:
         if not abs(analytic - numeric) <= atol + rtol * abs(numeric):
-            raise GradcheckError(f"gradcheck: {what}: backward gives {analytic!r}, "
-                                 f"finite differences give {numeric!r} "
-                                 f"(eps={eps}, atol={atol}, rtol={rtol})")
+            raise GradcheckError(
+                f"gradcheck: {what}: backward gives {analytic!r}, "
+                f"finite differences give {numeric!r} "
+                f"(eps={eps}, atol={atol}, rtol={rtol})"
+            )
 
     vg = _value_and_grad(f, tuple(range(len(xs))), "gradcheck")
 
@@ -263,42 +285,50 @@ def gradcheck(f: Callable[..., Any], inputs: Sequence[float], eps: float = 1e-6,
     return True
 
 
-def _check_gradcheck(f: Any, inputs: Any, eps: Any, atol: Any, rtol: Any,
-                     order: Any) -> list:
+def _check_gradcheck(f: Any, inputs: Any, eps: Any, atol: Any, rtol: Any, order: Any) -> list:
     """gradcheck's arguments checked, with messages naming the bad one; the inputs as
     floats."""
     _check_fn(f, "gradcheck")
     if isinstance(inputs, (Value, Real)):
-        raise TypeError(f"gradcheck(inputs): expected a list of numbers, one per argument "
-                        f"of f, got one {type(inputs).__name__}; pass [{inputs!r:.40}]")
+        raise TypeError(
+            f"gradcheck(inputs): expected a list of numbers, one per argument "
+            f"of f, got one {type(inputs).__name__}; pass [{inputs!r:.40}]"
+        )
     if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
-        raise TypeError(f"gradcheck(inputs): expected a list of numbers, one per argument "
-                        f"of f, got {type(inputs).__name__} {inputs!r:.40}")
+        raise TypeError(
+            f"gradcheck(inputs): expected a list of numbers, one per argument "
+            f"of f, got {type(inputs).__name__} {inputs!r:.40}"
+        )
     xs = [_as_number(x, f"gradcheck(inputs): input {i}") for i, x in enumerate(inputs)]
     if not xs:
         raise ValueError("gradcheck(inputs): empty; give one number per argument of f")
     for i, x in enumerate(xs):
         if not math.isfinite(x):
-            raise ValueError(f"gradcheck(inputs): input {i} is {x!r}; finite differences "
-                             "need finite inputs")
-    for name, v, positive in (("eps", eps, True), ("atol", atol, False),
-                              ("rtol", rtol, False)):
+            raise ValueError(
+                f"gradcheck(inputs): input {i} is {x!r}; finite differences need finite inputs"
+            )
+    for name, v, positive in (("eps", eps, True), ("atol", atol, False), ("rtol", rtol, False)):
         if isinstance(v, bool) or not isinstance(v, Real):
-            raise TypeError(f"gradcheck({name}): expected a number, got "
-                            f"{type(v).__name__} {v!r:.40}")
+            raise TypeError(
+                f"gradcheck({name}): expected a number, got {type(v).__name__} {v!r:.40}"
+            )
         if not math.isfinite(v) or v < 0 or (positive and v == 0):
             want = "> 0" if positive else ">= 0"
             raise ValueError(f"gradcheck({name}): {v!r}; it must be finite and {want}")
     for i, x in enumerate(xs):
         if x + eps == x - eps:
-            raise ValueError(f"gradcheck(eps): {eps!r} is too small for input {i} = {x!r}: "
-                             "x + eps and x - eps round to the same float")
+            raise ValueError(
+                f"gradcheck(eps): {eps!r} is too small for input {i} = {x!r}: "
+                "x + eps and x - eps round to the same float"
+            )
     if isinstance(order, bool) or not isinstance(order, Integral):
-        raise TypeError(f"gradcheck(order): expected 1 or 2, got {type(order).__name__} "
-                        f"{order!r:.40}")
+        raise TypeError(
+            f"gradcheck(order): expected 1 or 2, got {type(order).__name__} {order!r:.40}"
+        )
     if order not in (1, 2):
-        raise ValueError(f"gradcheck(order): {order!r}; 1 checks first derivatives, 2 "
-                         "also second derivatives")
+        raise ValueError(
+            f"gradcheck(order): {order!r}; 1 checks first derivatives, 2 also second derivatives"
+        )
     return xs
 
 

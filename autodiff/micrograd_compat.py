@@ -24,6 +24,7 @@ op is shown with its values and gradients and the words "formula unknown".
     >>> c.grad = 1.0; c._backward(); a.grad, b.grad
     (-3.0, 2.0)
 """
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,7 @@ __all__ = ["micrograd_op", "ForeignNode", "as_graph", "is_micrograd_style", "ins
 
 
 # --- gradwire's Value, in micrograd's words ---------------------------------------------
+
 
 def micrograd_op(v: Value) -> str:
     """The op that made ``v`` as micrograd writes it: ``'+'``, ``'*'``, ``'tanh'``,
@@ -88,6 +90,7 @@ def install(cls: type = Value) -> None:
 
 # --- micrograd-style graphs, read for the views ---------------------------------------
 
+
 def is_micrograd_style(obj: Any) -> bool:
     """True for an object with ``data``, ``grad``, ``_prev`` and ``_op``."""
     return all(hasattr(obj, a) for a in ("data", "grad", "_prev", "_op"))
@@ -108,8 +111,8 @@ class ForeignNode:
     ``_op`` (None for a leaf or an op gradwire does not know), ``const`` the exponent of
     ``**k``; ``gate`` the label to draw (the object's own ``_op``, as its class writes it).
     """
-    __slots__ = ("obj", "data", "grad", "label", "parents", "op", "const", "gate",
-                 "symbol")
+
+    __slots__ = ("obj", "data", "grad", "label", "parents", "op", "const", "gate", "symbol")
 
     def __init__(self, obj: Any, parents: Tuple["ForeignNode", ...]) -> None:
         self.obj = obj
@@ -163,24 +166,29 @@ class ForeignNode:
             return [(p, None, "") for p in self.parents]
         if op.kind == "binary":
             x, y = self.parents[0].data, self.parents[1].data
-            return [(p, float(op.local(i, x, y, self.data)), op.rule(i))
-                    for i, p in enumerate(self.parents)]
+            return [
+                (p, float(op.local(i, x, y, self.data)), op.rule(i))
+                for i, p in enumerate(self.parents)
+            ]
         y = self.const
-        return [(self.parents[0], float(op.local(0, self.parents[0].data, y, self.data)),
-                 op.rule(0, y))]
+        return [
+            (self.parents[0], float(op.local(0, self.parents[0].data, y, self.data)), op.rule(0, y))
+        ]
 
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label else ""
-        return (f"ForeignNode({type(self.obj).__name__}, data={self.data:.4g}, "
-                f"op={self.symbol!r}{lab})")
+        return (
+            f"ForeignNode({type(self.obj).__name__}, data={self.data:.4g}, op={self.symbol!r}{lab})"
+        )
 
 
 def _real(x: Any, what: str, obj: Any) -> float:
     try:
         return float(x)
     except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"{type(obj).__name__}.{what} must be a number, got "
-                        f"{type(x).__name__} {x!r:.40}") from None
+        raise TypeError(
+            f"{type(obj).__name__}.{what} must be a number, got {type(x).__name__} {x!r:.40}"
+        ) from None
 
 
 def _try(fn: Any, x: float, y: float) -> Optional[float]:
@@ -193,12 +201,14 @@ def _try(fn: Any, x: float, y: float) -> Optional[float]:
 def _close(a: Optional[float], b: float) -> bool:
     if a is None:
         return False
-    return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9,
-                                                                      abs_tol=1e-300)
+    return (
+        a == b
+        or (math.isnan(a) and math.isnan(b))
+        or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-300)
+    )
 
 
-def as_graph(obj: Any, where: str = "root",
-             max_nodes: Optional[int] = None) -> Any:
+def as_graph(obj: Any, where: str = "root", max_nodes: Optional[int] = None) -> Any:
     """``obj`` itself for a gradwire Value; a :class:`ForeignNode` (with its whole graph
     below it) for a micrograd-style object; a TypeError naming ``where`` otherwise.
     With ``max_nodes``, a graph larger than that raises ``ValueError`` before any view
@@ -206,8 +216,10 @@ def as_graph(obj: Any, where: str = "root",
     if isinstance(obj, (Value, ForeignNode)):
         return obj
     if not is_micrograd_style(obj):
-        raise TypeError(f"{where}: expected a Value, got {type(obj).__name__} (a gradwire "
-                        "Value, or a micrograd-style one with data, grad, _prev and _op)")
+        raise TypeError(
+            f"{where}: expected a Value, got {type(obj).__name__} (a gradwire "
+            "Value, or a micrograd-style one with data, grad, _prev and _op)"
+        )
     made: Dict[int, ForeignNode] = {}
     stack: List[Tuple[Any, bool]] = [(obj, False)]
     prevs: Dict[int, list] = {}
@@ -223,15 +235,16 @@ def as_graph(obj: Any, where: str = "root",
         prevs[id(o)] = ps
         expanded += 1
         if max_nodes is not None and expanded > max_nodes:
-            raise ValueError(f"{where}: the graph has more than max_nodes={max_nodes} "
-                             "nodes")
+            raise ValueError(f"{where}: the graph has more than max_nodes={max_nodes} nodes")
         stack.append((o, True))
         for p in ps:
             if id(p) not in made:
                 if not is_micrograd_style(p):
-                    raise TypeError(f"{where}: an input of {type(o).__name__}"
-                                    f"(data={o.data!r:.20}) is a {type(p).__name__}, "
-                                    "not a micrograd-style Value")
+                    raise TypeError(
+                        f"{where}: an input of {type(o).__name__}"
+                        f"(data={o.data!r:.20}) is a {type(p).__name__}, "
+                        "not a micrograd-style Value"
+                    )
                 stack.append((p, False))
     return made[id(obj)]
 
@@ -240,8 +253,7 @@ def _prev_of(o: Any) -> tuple:
     ps = o._prev
     if isinstance(ps, (set, frozenset, list, tuple)):
         return tuple(ps)
-    raise TypeError(f"{type(o).__name__}._prev must be a set of inputs, got "
-                    f"{type(ps).__name__}")
+    raise TypeError(f"{type(o).__name__}._prev must be a set of inputs, got {type(ps).__name__}")
 
 
 def count_nodes(root: Any, limit: int) -> int:

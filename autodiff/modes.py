@@ -12,6 +12,7 @@ work as decorators.
     >>> y.is_leaf, is_grad_enabled()
     (True, True)
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,6 +25,7 @@ class _State:
     """Engine switches: graph recording, anomaly checks, and the tape's tracing guard.
     ``plain`` (recording on, no anomaly checks, not tracing) is kept up to date for the
     hot path."""
+
     __slots__ = ("_grad_enabled", "_anomaly", "_tracing", "plain")
 
     def __init__(self) -> None:
@@ -68,6 +70,7 @@ STATE = _State()
 
 class _Switch:
     """Base for the context managers that flip one engine switch and restore it."""
+
     attr = ""
     value = True
 
@@ -81,29 +84,33 @@ class _Switch:
 
     def __call__(self, fn):
         """Also usable as a decorator."""
+
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with type(self)():
                 return fn(*args, **kwargs)
+
         return wrapped
 
 
 class no_grad(_Switch):
     """Context manager: operations inside record no graph (results are leaves).
 
-        >>> from autodiff import Value
-        >>> w = Value(2.0)
-        >>> with no_grad():
-        ...     y = w * 3
-        >>> y.is_leaf
-        True
+    >>> from autodiff import Value
+    >>> w = Value(2.0)
+    >>> with no_grad():
+    ...     y = w * 3
+    >>> y.is_leaf
+    True
     """
+
     attr = "grad_enabled"
     value = False
 
 
 class enable_grad(_Switch):
     """Context manager: record the graph again inside a ``no_grad`` block."""
+
     attr = "grad_enabled"
     value = True
 
@@ -118,6 +125,7 @@ class detect_anomaly(_Switch):
         Traceback (most recent call last):
         FloatingPointError: detect_anomaly: forward of mul_const (*10) produced inf ...
     """
+
     attr = "anomaly"
     value = True
 

@@ -18,6 +18,7 @@ work) small.
     >>> ADD_C.label(1.0), MUL_C.label(-1.0), RDIV_C.label(1.0), DIV.rule(1)
     ('+1', '*-1', '1/x', '-x/y^2')
 """
+
 from __future__ import annotations
 
 import math
@@ -27,9 +28,27 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Op", "BINARY", "FOLDED", "UNARY", "NARY", "ALL", "get", "fmt_number",
-           "OTHER_OPERAND", "affine_inputs", "exp", "log", "sqrt", "sin", "cos", "tanh",
-           "sigmoid", "step", "sign"]
+__all__ = [
+    "Op",
+    "BINARY",
+    "FOLDED",
+    "UNARY",
+    "NARY",
+    "ALL",
+    "get",
+    "fmt_number",
+    "OTHER_OPERAND",
+    "affine_inputs",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "step",
+    "sign",
+]
 
 
 def fmt_number(c: float) -> str:
@@ -42,14 +61,17 @@ def fmt_number(c: float) -> str:
 # --- polymorphic math: floats go to `math`, Values to their own methods, numpy arrays
 # (the compiled tape's batches, one row per node) to numpy -----------------------------
 
-def _poly(name: str, fn: Callable[[float], float],
-          vfn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
+
+def _poly(
+    name: str, fn: Callable[[float], float], vfn: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[Any], Any]:
     def f(x):
         if isinstance(x, (int, float)):
             return fn(x)
         if isinstance(x, np.ndarray):
             return vfn(x)
         return getattr(x, name)()
+
     f.__name__ = name
     f.__doc__ = f"{name}(x) on a float, a Value or a numpy array."
     return f
@@ -80,6 +102,7 @@ sigmoid = _poly("sigmoid", _sigmoid, _sigmoid_array)
 
 # NaN goes through every op as in PyTorch: comparisons are written so that a NaN takes
 # PyTorch's branch (relu(nan) = nan and relu'(nan) = 1, as `x <= 0` is False; sign(nan) = 0).
+
 
 def step(x: Any) -> Any:
     """Heaviside step as a constant: 0.0 where x <= 0, else 1.0 (relu's derivative)."""
@@ -115,7 +138,7 @@ def _relu_array(x: np.ndarray) -> np.ndarray:
 
 
 def _pow(x: float, y: float) -> float:
-    r = x ** y
+    r = x**y
     if type(r) is complex:  # Python returns a complex root for (-8.0) ** 0.5
         raise ValueError("a negative base with a fractional exponent has no real result")
     return r
@@ -157,6 +180,7 @@ OTHER_OPERAND = _y
 
 # --- the entry ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class Op:
     """One operation: its name, gate label, forward, local derivatives and their text.
@@ -176,6 +200,7 @@ class Op:
         >>> EXP.forward(0.0), EXP.local(0, 0.0, None, 1.0), EXP.rule(0)
         (1.0, 1.0, 'e^x')
     """
+
     name: str
     kind: str
     gate: str
@@ -214,8 +239,7 @@ class Op:
         d = self.derivs[i]
         return d if type(d) is float else d(x, y, out)
 
-    def rule(self, i: int = 0, const: Optional[float] = None,
-             term: Optional[int] = None) -> str:
+    def rule(self, i: int = 0, const: Optional[float] = None, term: Optional[int] = None) -> str:
         """Local derivative of input ``i`` as text, the constant put in; for an n-ary
         op, ``term`` numbers the pair: ``AFFINE.rule(1, term=3) -> 'x3'``."""
         return _fill(self.formulas[i], const, term)
@@ -239,78 +263,215 @@ def _fill(text: str, const: Optional[float], term: Optional[int]) -> str:
     return text.replace("{c}", fmt_number(const)) if "{c}" in text else text
 
 
-def _folded(name: str, gate: str, expr: str, forward: Callable, deriv: Any, formula: str,
-            **more: Any) -> Op:
-    return Op(name=name, kind="folded", gate=gate, expr=expr, forward=forward,
-              doc=expr.replace("{", "").replace("}", ""), derivs=(deriv,),
-              formulas=(formula,), inputs=("x",), **more)
+def _folded(
+    name: str, gate: str, expr: str, forward: Callable, deriv: Any, formula: str, **more: Any
+) -> Op:
+    return Op(
+        name=name,
+        kind="folded",
+        gate=gate,
+        expr=expr,
+        forward=forward,
+        doc=expr.replace("{", "").replace("}", ""),
+        derivs=(deriv,),
+        formulas=(formula,),
+        inputs=("x",),
+        **more,
+    )
 
 
-def _unary(name: str, gate: str, doc: str, forward: Callable, vforward: Callable,
-           deriv: Callable, formula: str, **more: Any) -> Op:
-    return Op(name=name, kind="unary", gate=gate, doc=doc, forward=forward,
-              expr=gate + "({x})", vforward=vforward, derivs=(deriv,), formulas=(formula,),
-              inputs=("x",), **more)
+def _unary(
+    name: str,
+    gate: str,
+    doc: str,
+    forward: Callable,
+    vforward: Callable,
+    deriv: Callable,
+    formula: str,
+    **more: Any,
+) -> Op:
+    return Op(
+        name=name,
+        kind="unary",
+        gate=gate,
+        doc=doc,
+        forward=forward,
+        expr=gate + "({x})",
+        vforward=vforward,
+        derivs=(deriv,),
+        formulas=(formula,),
+        inputs=("x",),
+        **more,
+    )
 
 
-def _binary(name: str, symbol: str, forward: Callable, derivs: tuple, formulas: tuple,
-            number_op: Op, dunder: str, **more: Any) -> Op:
-    return Op(name=name, kind="binary", gate=symbol, symbol=symbol, doc=f"x {symbol} y",
-              expr=f"{{x}} {symbol} {{y}}",
-              forward=forward, derivs=derivs, formulas=formulas, inputs=("x", "y"),
-              number_op=number_op, dunder=dunder, **more)
+def _binary(
+    name: str,
+    symbol: str,
+    forward: Callable,
+    derivs: tuple,
+    formulas: tuple,
+    number_op: Op,
+    dunder: str,
+    **more: Any,
+) -> Op:
+    return Op(
+        name=name,
+        kind="binary",
+        gate=symbol,
+        symbol=symbol,
+        doc=f"x {symbol} y",
+        expr=f"{{x}} {symbol} {{y}}",
+        forward=forward,
+        derivs=derivs,
+        formulas=formulas,
+        inputs=("x", "y"),
+        number_op=number_op,
+        dunder=dunder,
+        **more,
+    )
 
 
 # --- folded: a Value and a number c, one gate as in the slides ------------------------
 
 ADD_C = _folded("add_const", "+{c}", "{x} + {c}", operator.add, 1.0, "1", dunder="__radd__")
 SUB_C = _folded("sub_const", "-{c}", "{x} - {c}", operator.sub, 1.0, "1")
-RSUB_C = _folded("rsub_const", "{c}-x", "{c} - {x}", lambda x, c: c - x, -1.0, "-1",
-                 dunder="__rsub__")
+RSUB_C = _folded(
+    "rsub_const", "{c}-x", "{c} - {x}", lambda x, c: c - x, -1.0, "-1", dunder="__rsub__"
+)
 MUL_C = _folded("mul_const", "*{c}", "{x} * {c}", operator.mul, _y, "{c}", dunder="__rmul__")
-DIV_C = _folded("div_const", "/{c}", "{x} / {c}", operator.truediv,
-                lambda x, c, out: 1.0 / c, "1/{c}", domain="c != 0")
-RDIV_C = _folded("rdiv_const", "{c}/x", "{c}/{x}", lambda x, c: c / x,
-                 lambda x, c, out: -out / x, "-{c}/x^2", domain="x != 0",
-                 dunder="__rtruediv__")
-POW_C = _folded("pow_const", "**{c}", "{x}^{c}", _pow, _pow_dx, "{c}*x^({c}-1)",
-                domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0")
-RPOW_C = _folded("rpow_const", "{c}^x", "{c}^{x}", lambda x, c: _pow(c, x),
-                 lambda x, c, out: out * _log_base(c), "{c}^x*ln({c})",
-                 domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
-                 dunder="__rpow__")
+DIV_C = _folded(
+    "div_const",
+    "/{c}",
+    "{x} / {c}",
+    operator.truediv,
+    lambda x, c, out: 1.0 / c,
+    "1/{c}",
+    domain="c != 0",
+)
+RDIV_C = _folded(
+    "rdiv_const",
+    "{c}/x",
+    "{c}/{x}",
+    lambda x, c: c / x,
+    lambda x, c, out: -out / x,
+    "-{c}/x^2",
+    domain="x != 0",
+    dunder="__rtruediv__",
+)
+POW_C = _folded(
+    "pow_const",
+    "**{c}",
+    "{x}^{c}",
+    _pow,
+    _pow_dx,
+    "{c}*x^({c}-1)",
+    domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0",
+)
+RPOW_C = _folded(
+    "rpow_const",
+    "{c}^x",
+    "{c}^{x}",
+    lambda x, c: _pow(c, x),
+    lambda x, c, out: out * _log_base(c),
+    "{c}^x*ln({c})",
+    domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
+    dunder="__rpow__",
+)
 
 # --- binary: Value (op) Value ----------------------------------------------------------
 
 ADD = _binary("add", "+", operator.add, (1.0, 1.0), ("1", "1"), ADD_C, "__add__")
 SUB = _binary("sub", "-", operator.sub, (1.0, -1.0), ("1", "-1"), SUB_C, "__sub__")
 MUL = _binary("mul", "*", operator.mul, (_y, _x), ("y", "x"), MUL_C, "__mul__")
-DIV = _binary("div", "/", operator.truediv,
-              (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
-              ("1/y", "-x/y^2"), DIV_C, "__truediv__", domain="y != 0")
-POW = _binary("pow", "**", _pow, (_pow_dx, lambda x, y, out: out * _log_base(x)),
-              ("y*x^(y-1)", "x^y*ln(x)"), POW_C, "__pow__",
-              domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0")
+DIV = _binary(
+    "div",
+    "/",
+    operator.truediv,
+    (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+    ("1/y", "-x/y^2"),
+    DIV_C,
+    "__truediv__",
+    domain="y != 0",
+)
+POW = _binary(
+    "pow",
+    "**",
+    _pow,
+    (_pow_dx, lambda x, y, out: out * _log_base(x)),
+    ("y*x^(y-1)", "x^y*ln(x)"),
+    POW_C,
+    "__pow__",
+    domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0",
+)
 
 # --- unary ------------------------------------------------------------------------------
 
-EXP = _unary("exp", "exp", "e^x", math.exp, np.exp, lambda x, y, out: out, "e^x",
-             domain="x <= 709.78 (larger overflows a float)")
-LOG = _unary("log", "log", "natural logarithm", math.log, np.log,
-             lambda x, y, out: 1.0 / x, "1/x", domain="x > 0")
-SQRT = _unary("sqrt", "sqrt", "square root", math.sqrt, np.sqrt,
-              lambda x, y, out: 0.5 / out, "1/(2*sqrt(x))", domain="x >= 0")
-TANH = _unary("tanh", "tanh", "hyperbolic tangent", math.tanh, np.tanh,
-              lambda x, y, out: 1.0 - out * out, "1-tanh(x)^2")
-SIGMOID = _unary("sigmoid", "σ", "logistic sigmoid 1/(1+e^-x)", _sigmoid, _sigmoid_array,
-                 lambda x, y, out: out * (1.0 - out), "σ(x)*(1-σ(x))")
+EXP = _unary(
+    "exp",
+    "exp",
+    "e^x",
+    math.exp,
+    np.exp,
+    lambda x, y, out: out,
+    "e^x",
+    domain="x <= 709.78 (larger overflows a float)",
+)
+LOG = _unary(
+    "log",
+    "log",
+    "natural logarithm",
+    math.log,
+    np.log,
+    lambda x, y, out: 1.0 / x,
+    "1/x",
+    domain="x > 0",
+)
+SQRT = _unary(
+    "sqrt",
+    "sqrt",
+    "square root",
+    math.sqrt,
+    np.sqrt,
+    lambda x, y, out: 0.5 / out,
+    "1/(2*sqrt(x))",
+    domain="x >= 0",
+)
+TANH = _unary(
+    "tanh",
+    "tanh",
+    "hyperbolic tangent",
+    math.tanh,
+    np.tanh,
+    lambda x, y, out: 1.0 - out * out,
+    "1-tanh(x)^2",
+)
+SIGMOID = _unary(
+    "sigmoid",
+    "σ",
+    "logistic sigmoid 1/(1+e^-x)",
+    _sigmoid,
+    _sigmoid_array,
+    lambda x, y, out: out * (1.0 - out),
+    "σ(x)*(1-σ(x))",
+)
 RELU = _unary("relu", "relu", "max(0, x)", _relu, _relu_array, _relu_d, "0 if x<=0 else 1")
-ABS = _unary("abs", "abs", "|x|", abs, np.abs, lambda x, y, out: sign(x), "sign(x)",
-             dunder="__abs__")
-SIN = _unary("sin", "sin", "sine", math.sin, np.sin, lambda x, y, out: cos(x), "cos(x)",
-             domain="x finite")
-COS = _unary("cos", "cos", "cosine", math.cos, np.cos, lambda x, y, out: -sin(x),
-             "-sin(x)", domain="x finite")
+ABS = _unary(
+    "abs", "abs", "|x|", abs, np.abs, lambda x, y, out: sign(x), "sign(x)", dunder="__abs__"
+)
+SIN = _unary(
+    "sin", "sin", "sine", math.sin, np.sin, lambda x, y, out: cos(x), "cos(x)", domain="x finite"
+)
+COS = _unary(
+    "cos",
+    "cos",
+    "cosine",
+    math.cos,
+    np.cos,
+    lambda x, y, out: -sin(x),
+    "-sin(x)",
+    domain="x finite",
+)
 
 # --- n-ary: a neuron's z = b + w0*x0 + w1*x1 + ..., one gate ---------------------------
 # The node keeps its operands as two tuples, (b, w0, w1, ...) and (1, x0, x1, ...), so
@@ -341,10 +502,18 @@ def affine_inputs(ws: tuple, xs: tuple) -> Iterator[tuple]:
             yield x, 2, i - 1, w, x
 
 
-AFFINE = Op(name="affine", kind="nary", gate="w·x+b", expr="w·x+b",
-            doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
-            forward=_dot, derivs=(1.0, _y, _x), formulas=("1", "x{i}", "w{i}"),
-            inputs=("b", "w{i}", "x{i}"), split=affine_inputs)
+AFFINE = Op(
+    name="affine",
+    kind="nary",
+    gate="w·x+b",
+    expr="w·x+b",
+    doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
+    forward=_dot,
+    derivs=(1.0, _y, _x),
+    formulas=("1", "x{i}", "w{i}"),
+    inputs=("b", "w{i}", "x{i}"),
+    split=affine_inputs,
+)
 
 BINARY = (ADD, SUB, MUL, DIV, POW)
 FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)

@@ -71,8 +71,12 @@ _SUMMABLE = (
     else ()
 )
 _AFFINE = ops.AFFINE
-_DOTTABLE = (ops.MUL.derivs[0] is ops.OTHER_OPERAND and ops.AFFINE.derivs[0] == 1.0 and
-             ops.AFFINE.derivs[1] is ops.OTHER_OPERAND and bool(_SUMMABLE))
+_DOTTABLE = (
+    ops.MUL.derivs[0] is ops.OTHER_OPERAND
+    and ops.AFFINE.derivs[0] == 1.0
+    and ops.AFFINE.derivs[1] is ops.OTHER_OPERAND
+    and bool(_SUMMABLE)
+)
 
 
 class ProgramError(ValueError):

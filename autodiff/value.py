@@ -19,6 +19,7 @@ in the table and records one node through :func:`_record`, unless a switch of
     >>> y.data, x.grad
     (5.0, 4.0)
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,8 +31,17 @@ from .errors import _check_finite, _forward_error
 from .modes import STATE, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import Op
 
-__all__ = ["Value", "affine", "local_terms", "no_grad", "enable_grad", "is_grad_enabled",
-           "detect_anomaly", "topological_order", "Number"]
+__all__ = [
+    "Value",
+    "affine",
+    "local_terms",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "topological_order",
+    "Number",
+]
 
 Number = Union[int, float]
 
@@ -42,16 +52,17 @@ def _as_number(x: Any, where: str) -> float:
         return x
     if isinstance(x, Real):  # int, bool, numpy scalars
         return _to_float(x, where)
-    raise TypeError(f"{where}: expected a number (int, float, numpy scalar) or a Value, "
-                    f"got {type(x).__name__} {x!r:.60}")
+    raise TypeError(
+        f"{where}: expected a number (int, float, numpy scalar) or a Value, "
+        f"got {type(x).__name__} {x!r:.60}"
+    )
 
 
 def _to_float(x: Any, where: str) -> float:
     try:
         return float(x)
     except OverflowError:  # an int past 1.8e308: say which number and where
-        raise OverflowError(f"{where}: the integer {x!r:.40} is too large for a "
-                            "float") from None
+        raise OverflowError(f"{where}: the integer {x!r:.40} is too large for a float") from None
 
 
 def _record(data: float, fn: Op, a: Any, b: Any) -> "Value":
@@ -94,12 +105,15 @@ def _number_operand(c: Any) -> Any:
     if isinstance(c, (str, bytes, list, tuple)):
         # Returning NotImplemented would let Python try sequence repetition and report
         # "can't multiply sequence by non-int of type 'Value'": name the real culprit.
-        raise TypeError(f"a Value can only be combined with a number (int, float, numpy "
-                        f"scalar) or a Value, not a {type(c).__name__} ({c!r:.40})")
+        raise TypeError(
+            f"a Value can only be combined with a number (int, float, numpy "
+            f"scalar) or a Value, not a {type(c).__name__} ({c!r:.40})"
+        )
     return NotImplemented
 
 
 # Value's operators are made from the op table by the two factories below.
+
 
 def _operator(op: Op):
     """``x (op) y``: for a binary op, a node of it on two Values, else of its folded twin
@@ -109,8 +123,7 @@ def _operator(op: Op):
 
     def method(self: "Value", other: Any) -> "Value":
         # (a traced node is a Value of a subclass: looked for only while tracing)
-        if (type(other) is Value or STATE.tracing and isinstance(other, Value)) \
-                and twin is not op:
+        if (type(other) is Value or STATE.tracing and isinstance(other, Value)) and twin is not op:
             fn, b = op, other
             try:
                 data = forward(self.data, other.data)
@@ -135,6 +148,7 @@ def _operator(op: Op):
         v._b = b
         v._n = 0
         return v
+
     return method
 
 
@@ -158,8 +172,8 @@ def _unary_method(op: Op):
         v._b = None
         v._n = 0
         return v
-    method.__doc__ = (f"{op.doc}; local derivative {op.rule(0)}. "
-                      f"Records one '{op.label()}' node.")
+
+    method.__doc__ = f"{op.doc}; local derivative {op.rule(0)}. Records one '{op.label()}' node."
     return method
 
 
@@ -186,8 +200,9 @@ class Value:
     def __init__(self, data: Number, label: str = "") -> None:
         if type(data) is not float:
             if isinstance(data, Value):
-                raise TypeError("Value(data): got a Value; use v.detach() to copy one "
-                                "without its graph")
+                raise TypeError(
+                    "Value(data): got a Value; use v.detach() to copy one without its graph"
+                )
             data = _as_number(data, "Value(data)")
         if not isinstance(label, str):
             raise TypeError(f"Value(label): expected a str, got {type(label).__name__}")
@@ -317,7 +332,8 @@ def _refuse_control_flow(what: str) -> None:
     raise TypeError(
         f"{what} of a Value while tracing: the result would depend on Python control "
         "flow over Values, which a compiled tape cannot replay for other inputs. Use an "
-        "op instead (relu, abs, ...) or run this function eagerly.")
+        "op instead (relu, abs, ...) or run this function eagerly."
+    )
 
 
 def _install_methods() -> None:
@@ -339,6 +355,7 @@ _install_methods()
 
 
 # --- a neuron's z = w·x + b as one node -------------------------------------------------
+
 
 def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     """``b + w[0]*x[0] + w[1]*x[1] + ...``: a neuron's z = w·x + b, as one ``w·x+b`` node.
@@ -377,30 +394,34 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
         elif type(xi) is float:
             z += wi.data * xi
         else:  # an int or numpy number: as a float, as `wi * xi` would take it
-            return affine(ws[1:], [xj if type(xj) is Value else _affine_number(xj, k)
-                                   for k, xj in enumerate(xs[1:])], b)
+            return affine(
+                ws[1:],
+                [xj if type(xj) is Value else _affine_number(xj, k) for k, xj in enumerate(xs[1:])],
+                b,
+            )
     return _record(z, _AFFINE, ws, xs)
 
 
 def _affine_traced(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
     """``affine`` while a tape traces: one fused node, whose inputs may be traced nodes."""
     ws = (b, *w)
-    xs = (1.0, *[xi if isinstance(xi, Value) else _affine_number(xi, k)
-                 for k, xi in enumerate(x)])
+    xs = (1.0, *[xi if isinstance(xi, Value) else _affine_number(xi, k) for k, xi in enumerate(x)])
     if len(ws) != len(xs):
         raise ValueError(f"affine: {len(ws) - 1} weights but {len(xs) - 1} inputs")
     if STATE.anomaly or not all(isinstance(wi, Value) for wi in ws):
         return _affine_gates(ws[1:], xs[1:], b)
-    z = _AFFINE.forward(tuple(p.data for p in ws),
-                        tuple(q.data if isinstance(q, Value) else q for q in xs))
+    z = _AFFINE.forward(
+        tuple(p.data for p in ws), tuple(q.data if isinstance(q, Value) else q for q in xs)
+    )
     return _record(z, _AFFINE, ws, xs)
 
 
 def _affine_number(c: Any, k: int) -> float:
     c2 = _number_operand(c)
     if c2 is NotImplemented:
-        raise TypeError(f"affine: input x[{k}] must be a number or a Value, "
-                        f"got {type(c).__name__} ({c!r:.40})")
+        raise TypeError(
+            f"affine: input x[{k}] must be a number or a Value, got {type(c).__name__} ({c!r:.40})"
+        )
     return c2
 
 
@@ -423,6 +444,7 @@ _AFFINE = ops.AFFINE
 # `x.detach().data` is the sanctioned constant read.  When the trace ends every traced
 # node becomes a plain Value again.  Nothing here runs outside a trace.
 
+
 def _refuse_number(call: str) -> None:
     unary = ", ".join(f"x.{op.name}()" for op in ops.UNARY if not op.dunder)
     raise TypeError(
@@ -430,7 +452,8 @@ def _refuse_number(call: str) -> None:
         "constant of the compiled tape, replayed unchanged for every other sample. "
         f"Compute with the Value instead ({unary}, abs(x), x ** c), read "
         "x.detach().data where a constant is meant (e.g. a stable shift), or run the "
-        "function eagerly.")
+        "function eagerly."
+    )
 
 
 _DATA = Value.__dict__["data"]  # the slot itself: _Traced.data guards it
@@ -442,6 +465,7 @@ _TRACED: list = []  # nodes made _Traced by the running trace, turned back at it
 class _Traced(Value):
     """A node of the running trace: ``.data`` read from code outside the engine,
     ``int()``, ``round()`` and ``math.trunc()`` are refused while tracing."""
+
     __slots__ = ()
 
     @property  # type: ignore[override]  # the slot of Value, guarded

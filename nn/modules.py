@@ -21,6 +21,7 @@ only regular files of at most :data:`MAX_FILE_BYTES`.
     >>> type(model([1.0, -2.0])).__name__, len(model.parameters())
     ('Value', 17)
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,16 @@ import numpy as np
 from autodiff import Value, affine
 from autodiff.files import atomic_write
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ModelFileError", "ACTIVATIONS",
-           "MAX_PARAMS", "MAX_FILE_BYTES"]
+__all__ = [
+    "Module",
+    "Neuron",
+    "Layer",
+    "MLP",
+    "ModelFileError",
+    "ACTIVATIONS",
+    "MAX_PARAMS",
+    "MAX_FILE_BYTES",
+]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 FORMAT = "gradwire-mlp"
@@ -59,6 +68,7 @@ class ModelFileError(ValueError):
 
 # --- initialisation ---------------------------------------------------------------------
 
+
 def _make_rng(seed: Optional[int], rng: Rng, where: str) -> Rng:
     """The generator to draw initial weights from: ``rng`` as given, a fresh
     ``random.Random(seed)``, or None for Python's global ``random`` (as micrograd)."""
@@ -66,8 +76,10 @@ def _make_rng(seed: Optional[int], rng: Rng, where: str) -> Rng:
         raise ValueError(f"{where}: give seed or rng, not both")
     if rng is not None:
         if not isinstance(rng, (random.Random, np.random.Generator)):
-            raise TypeError(f"{where}: rng must be a random.Random or a numpy Generator, "
-                            f"got {type(rng).__name__}")
+            raise TypeError(
+                f"{where}: rng must be a random.Random or a numpy Generator, "
+                f"got {type(rng).__name__}"
+            )
         return rng
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -95,14 +107,20 @@ def _check_params(count: int, max_params: Any, where: str) -> None:
     """Refuse a model of more than ``max_params`` parameters (None: no limit)."""
     if max_params is None:
         return
-    if isinstance(max_params, bool) or not isinstance(max_params, (int, np.integer)) \
-            or max_params < 1:
-        raise ValueError(f"{where}: max_params must be a positive int or None, "
-                         f"got {max_params!r:.40}")
+    if (
+        isinstance(max_params, bool)
+        or not isinstance(max_params, (int, np.integer))
+        or max_params < 1
+    ):
+        raise ValueError(
+            f"{where}: max_params must be a positive int or None, got {max_params!r:.40}"
+        )
     if count > max_params:
-        raise ValueError(f"{where}: {count:,} parameters is more than max_params="
-                         f"{int(max_params):,} (about {count * 140 / 1e6:,.0f} MB of "
-                         "Values); pass a larger max_params (or None) if you mean it")
+        raise ValueError(
+            f"{where}: {count:,} parameters is more than max_params="
+            f"{int(max_params):,} (about {count * 140 / 1e6:,.0f} MB of "
+            "Values); pass a larger max_params (or None) if you mean it"
+        )
 
 
 def _inputs(x: Any, n: int, where: str) -> Any:
@@ -115,22 +133,26 @@ def _inputs(x: Any, n: int, where: str) -> Any:
     if isinstance(x, (Value, Real)) and not isinstance(x, bool):
         if n == 1:
             return [x]
-        raise TypeError(f"{where}: expected a list of {n} inputs, got a single "
-                        f"{type(x).__name__} {x!r:.40}")
+        raise TypeError(
+            f"{where}: expected a list of {n} inputs, got a single {type(x).__name__} {x!r:.40}"
+        )
     if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        raise TypeError(f"{where}: expected a list of {n} numbers or Values, got "
-                        f"{type(x).__name__} {x!r:.40}")
+        raise TypeError(
+            f"{where}: expected a list of {n} numbers or Values, got {type(x).__name__} {x!r:.40}"
+        )
     return list(x)
 
 
 def _check_activation(activation: Any, where: str) -> str:
     if activation not in ACTIVATIONS:
-        raise ValueError(f"{where}: unknown activation {activation!r}; "
-                         f"choose one of {', '.join(ACTIVATIONS)}")
+        raise ValueError(
+            f"{where}: unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
     return activation
 
 
 # --- modules ----------------------------------------------------------------------------
+
 
 def _fused_repr(fused: bool) -> str:
     """The repr's suffix: nothing for the default, ``', fused=False'`` otherwise."""
@@ -156,9 +178,9 @@ class Module:
     def state_dict(self) -> dict:
         """``{name: float}`` for every parameter (a snapshot; see ``load_state_dict``).
 
-            >>> n = Neuron(2, seed=0); sd = n.state_dict()
-            >>> sorted(sd)
-            ['b', 'w.0', 'w.1']
+        >>> n = Neuron(2, seed=0); sd = n.state_dict()
+        >>> sorted(sd)
+        ['b', 'w.0', 'w.1']
         """
         return {name: p.data for name, p in self.named_parameters()}
 
@@ -171,8 +193,9 @@ class Module:
         missing = [k for k in named if k not in state]
         extra = [k for k in state if k not in named]
         if missing or extra:
-            raise KeyError(f"load_state_dict: missing keys {missing[:5]}, "
-                           f"unexpected keys {extra[:5]}")
+            raise KeyError(
+                f"load_state_dict: missing keys {missing[:5]}, unexpected keys {extra[:5]}"
+            )
         values = {}
         for k, v in state.items():
             try:
@@ -180,8 +203,7 @@ class Module:
             except OverflowError:  # an int beyond the float range
                 f = math.inf
             if f is None or not math.isfinite(f):
-                raise ValueError(f"load_state_dict: {k} must be a finite number, "
-                                 f"got {v!r:.40}")
+                raise ValueError(f"load_state_dict: {k} must be a finite number, got {v!r:.40}")
             values[k] = f
         for k, p in named.items():
             p.data = values[k]
@@ -210,9 +232,16 @@ class Neuron(Module):
         True
     """
 
-    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
-                 seed: Optional[int] = None, rng: Rng = None, fused: bool = True,
-                 max_params: Optional[int] = MAX_PARAMS) -> None:
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        activation: str = "relu",
+        seed: Optional[int] = None,
+        rng: Rng = None,
+        fused: bool = True,
+        max_params: Optional[int] = MAX_PARAMS,
+    ) -> None:
         nin = _check_size(nin, "Neuron(nin)")
         _check_params(nin + 1, max_params, "Neuron")
         rng = _make_rng(seed, rng, "Neuron")
@@ -267,14 +296,20 @@ class Layer(Module):
         Layer(3 -> 2 tanh)
     """
 
-    def __init__(self, nin: int, nout: int, seed: Optional[int] = None, rng: Rng = None,
-                 max_params: Optional[int] = MAX_PARAMS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        seed: Optional[int] = None,
+        rng: Rng = None,
+        max_params: Optional[int] = MAX_PARAMS,
+        **kwargs: Any,
+    ) -> None:
         nin = _check_size(nin, "Layer(nin)")
         nout = _check_size(nout, "Layer(nout)")
         _check_params((nin + 1) * nout, max_params, "Layer")
         rng = _make_rng(seed, rng, "Layer")
-        self.neurons = [Neuron(nin, rng=rng, max_params=None, **kwargs)
-                        for _ in range(nout)]
+        self.neurons = [Neuron(nin, rng=rng, max_params=None, **kwargs) for _ in range(nout)]
         self._name("")
 
     def _name(self, prefix: str) -> None:
@@ -309,8 +344,10 @@ class Layer(Module):
                 yield f"neurons.{i}.{name}", p
 
     def __repr__(self) -> str:
-        return f"Layer({self.nin} -> {self.nout} {self.activation}" \
-               f"{_fused_repr(self.neurons[0].fused)})"
+        return (
+            f"Layer({self.nin} -> {self.nout} {self.activation}"
+            f"{_fused_repr(self.neurons[0].fused)})"
+        )
 
 
 class MLP(Module):
@@ -329,25 +366,38 @@ class MLP(Module):
         (2, [16, 16, 1], 337)
     """
 
-    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
-                 out_activation: str = "linear", seed: Optional[int] = None,
-                 rng: Rng = None, fused: bool = True,
-                 max_params: Optional[int] = MAX_PARAMS) -> None:
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "relu",
+        out_activation: str = "linear",
+        seed: Optional[int] = None,
+        rng: Rng = None,
+        fused: bool = True,
+        max_params: Optional[int] = MAX_PARAMS,
+    ) -> None:
         nin = _check_size(nin, "MLP(nin)")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
-            raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, "
-                             f"got {nouts!r}")
+            raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, got {nouts!r}")
         nouts = [_check_size(n, f"MLP(nouts[{i}])") for i, n in enumerate(nouts)]
         _check_activation(activation, "MLP(activation)")
         _check_activation(out_activation, "MLP(out_activation)")
         rng = _make_rng(seed, rng, "MLP")
         sz = [nin] + nouts
-        _check_params(sum((sz[i] + 1) * sz[i + 1] for i in range(len(nouts))),
-                      max_params, "MLP")
+        _check_params(sum((sz[i] + 1) * sz[i + 1] for i in range(len(nouts))), max_params, "MLP")
         last = len(nouts) - 1
-        self.layers = [Layer(sz[i], sz[i + 1], rng=rng, fused=fused, max_params=None,
-                             activation=out_activation if i == last else activation)
-                       for i in range(len(nouts))]
+        self.layers = [
+            Layer(
+                sz[i],
+                sz[i + 1],
+                rng=rng,
+                fused=fused,
+                max_params=None,
+                activation=out_activation if i == last else activation,
+            )
+            for i in range(len(nouts))
+        ]
         self._name()
 
     def _name(self) -> None:
@@ -392,12 +442,19 @@ class MLP(Module):
             "format": FORMAT,
             "version": VERSION,
             "nin": self.nin,
-            "layers": [{"nout": layer.nout, "activation": layer.activation,
-                        "weights": [[w.data for w in n.w] for n in layer.neurons],
-                        "biases": [n.b.data for n in layer.neurons],
-                        "labels": {"weights": [[w.label for w in n.w] for n in layer.neurons],
-                                   "biases": [n.b.label for n in layer.neurons]}}
-                       for layer in self.layers],
+            "layers": [
+                {
+                    "nout": layer.nout,
+                    "activation": layer.activation,
+                    "weights": [[w.data for w in n.w] for n in layer.neurons],
+                    "biases": [n.b.data for n in layer.neurons],
+                    "labels": {
+                        "weights": [[w.label for w in n.w] for n in layer.neurons],
+                        "biases": [n.b.label for n in layer.neurons],
+                    },
+                }
+                for layer in self.layers
+            ],
         }
 
     def save(self, path: Union[str, os.PathLike]) -> None:
@@ -415,13 +472,19 @@ class MLP(Module):
         doc = self.to_dict()
         for name, p in self.named_parameters():
             if not math.isfinite(p.data):
-                raise ValueError(f"save {path}: parameter {name} is {p.data!r}; "
-                                 "a model with NaN or inf parameters is not saved")
+                raise ValueError(
+                    f"save {path}: parameter {name} is {p.data!r}; "
+                    "a model with NaN or inf parameters is not saved"
+                )
         atomic_write(path, lambda f: json.dump(doc, f, allow_nan=False))
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], max_bytes: Optional[int] = MAX_FILE_BYTES,
-             max_params: Optional[int] = MAX_PARAMS) -> "MLP":
+    def load(
+        cls,
+        path: Union[str, os.PathLike],
+        max_bytes: Optional[int] = MAX_FILE_BYTES,
+        max_params: Optional[int] = MAX_PARAMS,
+    ) -> "MLP":
         """Read a model written by :meth:`save`, checking every field; a malformed
         file raises :class:`ModelFileError` naming the file and the problem.
 
@@ -431,10 +494,12 @@ class MLP(Module):
         parameters (default :data:`MAX_PARAMS`); None lifts either limit."""
         path = os.fspath(path)
         for name, limit in (("max_bytes", max_bytes), ("max_params", max_params)):
-            if limit is not None and (isinstance(limit, bool) or not isinstance(
-                    limit, (int, np.integer)) or limit < 1):
-                raise ValueError(f"MLP.load: {name} must be a positive int or None, "
-                                 f"got {limit!r:.40}")
+            if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
+            ):
+                raise ValueError(
+                    f"MLP.load: {name} must be a positive int or None, got {limit!r:.40}"
+                )
         data = _read_regular(path, max_bytes)
         try:
             text = data.decode("utf-8")
@@ -443,16 +508,18 @@ class MLP(Module):
         return cls.from_dict(_parse_json(text, path), path, max_params=max_params)
 
     @classmethod
-    def from_dict(cls, doc: Any, source: str = "<dict>",
-                  max_params: Optional[int] = MAX_PARAMS) -> "MLP":
+    def from_dict(
+        cls, doc: Any, source: str = "<dict>", max_params: Optional[int] = MAX_PARAMS
+    ) -> "MLP":
         """Build a model from a ``to_dict`` document, validating it (see ``load``)."""
         nin, layers = _validate(doc, source, max_params)
         model = cls.__new__(cls)
         model.layers = []
         sizes = [nin] + [layer["nout"] for layer in layers]
         for i, spec in enumerate(layers):
-            layer = Layer(sizes[i], sizes[i + 1], seed=0, activation=spec["activation"],
-                          max_params=None)
+            layer = Layer(
+                sizes[i], sizes[i + 1], seed=0, activation=spec["activation"], max_params=None
+            )
             for n, ws, b in zip(layer.neurons, spec["weights"], spec["biases"]):
                 for w, v in zip(n.w, ws):
                     w.data = float(v)
@@ -461,8 +528,7 @@ class MLP(Module):
         model._name()
         for i, spec in enumerate(layers):
             if "labels" in spec:  # optional: files without it get the default labels
-                _restore_labels(model.layers[i], spec["labels"], f"layers[{i}].labels",
-                                source)
+                _restore_labels(model.layers[i], spec["labels"], f"layers[{i}].labels", source)
         return model
 
 
@@ -475,47 +541,64 @@ def _read_regular(path: str, max_bytes: Optional[int]) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
-                    "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
-                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
-            raise ModelFileError(f"{path}: is {kind}, not a regular file; a model is "
-                                 "loaded only from a regular file")
+            kind = (
+                "a folder"
+                if stat.S_ISDIR(st.st_mode)
+                else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(st.st_mode)
+                else "a device"
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket"
+                if stat.S_ISSOCK(st.st_mode)
+                else "not a file"
+            )
+            raise ModelFileError(
+                f"{path}: is {kind}, not a regular file; a model is loaded only from a regular file"
+            )
         if max_bytes is not None and st.st_size > max_bytes:
-            raise ModelFileError(f"{path}: {st.st_size:,} bytes is more than max_bytes="
-                                 f"{int(max_bytes):,}; pass a larger max_bytes (or None) "
-                                 "if you trust this file")
+            raise ModelFileError(
+                f"{path}: {st.st_size:,} bytes is more than max_bytes="
+                f"{int(max_bytes):,}; pass a larger max_bytes (or None) "
+                "if you trust this file"
+            )
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read() if max_bytes is None else f.read(max_bytes + 1)
     finally:
         os.close(fd)
     if max_bytes is not None and len(data) > max_bytes:
-        raise ModelFileError(f"{path}: more than max_bytes={int(max_bytes):,} bytes "
-                             "(the file grew while being read)")
+        raise ModelFileError(
+            f"{path}: more than max_bytes={int(max_bytes):,} bytes (the file grew while being read)"
+        )
     return data
 
 
 def _parse_json(text: str, path: str) -> Any:
     def no_constant(name: str) -> Any:
-        raise ModelFileError(f"{path}: contains {name}, which is not a valid parameter "
-                             "value (NaN and infinity are never saved)")
+        raise ModelFileError(
+            f"{path}: contains {name}, which is not a valid parameter "
+            "value (NaN and infinity are never saved)"
+        )
+
     try:
         return json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as e:
         what = "truncated (ends early)" if e.pos >= len(text.rstrip()) else "not valid JSON"
-        raise ModelFileError(f"{path}: {what}: {e.msg} at line {e.lineno} column "
-                             f"{e.colno}") from None
+        raise ModelFileError(
+            f"{path}: {what}: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     except ModelFileError:
         raise
     except RecursionError:
-        raise ModelFileError(f"{path}: not a model file: its JSON is nested too deeply "
-                             "to read") from None
+        raise ModelFileError(
+            f"{path}: not a model file: its JSON is nested too deeply to read"
+        ) from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise ModelFileError(f"{path}: not a model file: {e}") from None
 
 
 def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tuple:
     """Check a saved document field by field; return ``(nin, layers)``."""
+
     def bad(msg: str) -> ModelFileError:
         return ModelFileError(f"{path}: {msg}")
 
@@ -527,8 +610,7 @@ def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tu
     if doc["format"] != FORMAT:
         raise bad(f"format is {doc['format']!r}, expected {FORMAT!r}")
     if doc["version"] != VERSION or isinstance(doc["version"], bool):
-        raise bad(f"unsupported version {doc['version']!r}; this gradwire reads "
-                  f"version {VERSION}")
+        raise bad(f"unsupported version {doc['version']!r}; this gradwire reads version {VERSION}")
     nin = doc["nin"]
     if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
         raise bad(f"nin must be a positive int, got {nin!r}")
@@ -542,9 +624,11 @@ def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tu
             count += (fan_in + 1) * nout
             fan_in = nout
     if max_params is not None and count > max_params:
-        raise bad(f"declares {count:,} parameters, more than max_params="
-                  f"{int(max_params):,}; pass a larger max_params (or None) if you trust "
-                  "this file")
+        raise bad(
+            f"declares {count:,} parameters, more than max_params="
+            f"{int(max_params):,}; pass a larger max_params (or None) if you trust "
+            "this file"
+        )
     fan_in = nin
     for i, spec in enumerate(layers):
         where = f"layers[{i}]"
@@ -557,21 +641,24 @@ def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tu
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise bad(f"{where}.nout must be a positive int, got {nout!r}")
         if spec["activation"] not in ACTIVATIONS:
-            raise bad(f"{where}.activation {spec['activation']!r} is not one of "
-                      f"{', '.join(ACTIVATIONS)}")
+            raise bad(
+                f"{where}.activation {spec['activation']!r} is not one of {', '.join(ACTIVATIONS)}"
+            )
         ws, bs = spec["weights"], spec["biases"]
         if not isinstance(ws, list) or len(ws) != nout:
-            raise bad(f"{where}.weights: wrong shape, expected {nout} rows of {fan_in}, "
-                      f"got {_shape(ws)}")
+            raise bad(
+                f"{where}.weights: wrong shape, expected {nout} rows of {fan_in}, got {_shape(ws)}"
+            )
         for j, row in enumerate(ws):
             if not isinstance(row, list) or len(row) != fan_in:
-                raise bad(f"{where}.weights[{j}]: wrong shape, expected {fan_in} numbers, "
-                          f"got {_shape(row)}")
+                raise bad(
+                    f"{where}.weights[{j}]: wrong shape, expected {fan_in} numbers, "
+                    f"got {_shape(row)}"
+                )
             for k, v in enumerate(row):
                 _check_number(v, f"{where}.weights[{j}][{k}]", bad)
         if not isinstance(bs, list) or len(bs) != nout:
-            raise bad(f"{where}.biases: wrong shape, expected {nout} numbers, "
-                      f"got {_shape(bs)}")
+            raise bad(f"{where}.biases: wrong shape, expected {nout} numbers, got {_shape(bs)}")
         for j, v in enumerate(bs):
             _check_number(v, f"{where}.biases[{j}]", bad)
         fan_in = nout
@@ -580,15 +667,21 @@ def _validate(doc: Any, path: str, max_params: Optional[int] = MAX_PARAMS) -> tu
 
 def _restore_labels(layer: Layer, labels: Any, where: str, path: str) -> None:
     """Set the parameters' labels from a saved ``labels`` object, checked field by field."""
+
     def strings(xs: Any, n: int, what: str, rows: bool = False) -> list:
         if not isinstance(xs, list) or len(xs) != n:
-            raise ModelFileError(f"{path}: {what}: wrong shape, expected {n} "
-                                 f"{'rows' if rows else 'labels'}, got {_shape(xs)}")
+            raise ModelFileError(
+                f"{path}: {what}: wrong shape, expected {n} "
+                f"{'rows' if rows else 'labels'}, got {_shape(xs)}"
+            )
         for k, x in enumerate(xs if not rows else ()):
             if not isinstance(x, str) or len(x) > 200:
-                raise ModelFileError(f"{path}: {what}[{k}] must be a label (a string of at "
-                                     f"most 200 characters), got {x!r:.40}")
+                raise ModelFileError(
+                    f"{path}: {what}[{k}] must be a label (a string of at "
+                    f"most 200 characters), got {x!r:.40}"
+                )
         return xs
+
     if not isinstance(labels, dict):
         raise ModelFileError(f"{path}: {where} must be an object, got {type(labels).__name__}")
     ws = strings(labels.get("weights"), layer.nout, f"{where}.weights", rows=True)
@@ -609,7 +702,6 @@ def _check_number(v: Any, where: str, bad: Any) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise bad(f"{where} is not a number: {v!r:.40}")
     if isinstance(v, int) and not -1e308 < v < 1e308:
-        raise bad(f"{where} is an integer too large for a float "
-                  f"({len(str(abs(v)))} digits)")
+        raise bad(f"{where} is an integer too large for a float ({len(str(abs(v)))} digits)")
     if not math.isfinite(v):
         raise bad(f"{where} is {v!r}; parameters must be finite")

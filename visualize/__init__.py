@@ -7,8 +7,14 @@ the neuron-level view of a network, training plots and a live training view.
     >>> g = visualize.draw(y)        # a graphviz.Digraph; Jupyter shows it inline
 """
 
-from .diagram import (GraphTooLarge, GraphvizNotFound, LayoutTimeout, draw,
-                      register_jupyter_display, render)
+from .diagram import (
+    GraphTooLarge,
+    GraphvizNotFound,
+    LayoutTimeout,
+    draw,
+    register_jupyter_display,
+    render,
+)
 from .live import LiveView, live_training
 from .network import draw_network
 from .plots import plot_decision_boundary, plot_history

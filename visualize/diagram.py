@@ -49,9 +49,22 @@ from autodiff.explain import fmt, graph_order
 from autodiff.files import atomic_write
 from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
 
-__all__ = ["draw", "render", "Diagram", "GraphTooLarge", "GraphvizNotFound", "LayoutTimeout",
-           "GREEN", "RED", "escape", "value_svg", "register_jupyter_display",
-           "DEFAULT_MAX_NODES", "DEFAULT_TIMEOUT", "LONG_WIRE_BUDGET"]
+__all__ = [
+    "draw",
+    "render",
+    "Diagram",
+    "GraphTooLarge",
+    "GraphvizNotFound",
+    "LayoutTimeout",
+    "GREEN",
+    "RED",
+    "escape",
+    "value_svg",
+    "register_jupyter_display",
+    "DEFAULT_MAX_NODES",
+    "DEFAULT_TIMEOUT",
+    "LONG_WIRE_BUDGET",
+]
 
 GREEN = "#1a7f37"  # forward values (the slides' green)
 RED = "#cf222e"  # gradients (the slides' red)
