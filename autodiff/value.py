@@ -122,8 +122,10 @@ def _operator(op: Op):
     forward, tforward = op.forward, twin.forward
 
     def method(self: "Value", other: Any) -> "Value":
-        # (a traced node is a Value of a subclass: looked for only while tracing)
-        if (type(other) is Value or STATE.tracing and isinstance(other, Value)) and twin is not op:
+        # (a traced node is a Value of a subclass: looked for only off the plain path)
+        if (type(other) is Value or not STATE.plain and isinstance(other, Value)) and (
+            twin is not op
+        ):
             fn, b = op, other
             try:
                 data = forward(self.data, other.data)
