@@ -133,6 +133,7 @@ def test_micrograd_attributes_on_gradwire_value():
              "**2": x ** 2, "+1": x + 1, "1/x": 1 / x, "*-1": -x, "": x}
     for symbol, v in cases.items():
         assert micrograd_op(v) == symbol
+        assert v._op == symbol  # the lecture's own attribute reads the same
     assert micrograd_op(affine([Value(0.1), Value(0.2)], [1.0, 2.0], Value(0.0))) == "w·x+b"
     assert not hasattr(c, "__dict__")  # still one small slotted object per node
 
