@@ -257,3 +257,20 @@ def test_micrograd_graph_steps_in_the_browser(browser, tmp_path):
     assert {"ReLU", "**2"} <= drawn_texts(pg)
     assert pg.errors == []
     pg.close()
+
+
+@pytest.mark.parametrize("width", [1300, 800])
+def test_notebook_frame_shows_the_whole_stepper(browser, tmp_path, width):
+    """The stepper as a notebook shows it (its _repr_html_ iframe): the page inside fits
+    the frame, so the circuit and the captions are not cut off."""
+    f, _ = sigmoid_circuit()
+    path = tmp_path / "cell.html"
+    path.write_text(f"<html><body style='margin:0'>{stepper(f)._repr_html_()}</body></html>")
+    pg = browser.new_page(viewport={"width": width, "height": 900})
+    pg.goto(path.as_uri())
+    frame = pg.frames[1]
+    frame.wait_for_selector("#stepper")
+    inner = frame.evaluate("document.documentElement.scrollHeight")
+    outer = pg.evaluate("document.querySelector('iframe').clientHeight")
+    assert inner <= outer, (inner, outer)
+    pg.close()

@@ -198,10 +198,13 @@ class Stepper:
 
     def _repr_html_(self) -> str:
         # An iframe keeps each stepper's ids and keyboard handler to itself in a notebook.
-        height = 260 + 22 * max(1, self.svg().count('<g id="wire-') // 6)
+        # It is as tall as the controls and captions (about 280 px) plus the diagram at its
+        # natural size (the SVG's height in points, 4/3 px each; narrower cells shrink it).
+        m = re.search(r'<svg[^>]*\bheight="([0-9.]+)pt"', self.svg())
+        height = 280 + (round(float(m.group(1)) * 4 / 3) if m else 250)
         return (
             f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
-            f'style="width:100%;height:{min(height, 700)}px;border:1px solid #ddd" '
+            f'style="width:100%;height:{min(height, 1000)}px;border:1px solid #ddd" '
             f'sandbox="allow-scripts"></iframe>'
         )
 
