@@ -216,3 +216,18 @@ def test_boundary_refuses_a_model_with_an_empty_layer(moons):
     model.layers[1].neurons = []
     with pytest.raises(TypeError, match=r"plot_decision_boundary\(model\): expected an MLP"):
         plot_decision_boundary(model, X, y)
+
+
+def test_live_view_without_ipywidgets_names_the_extra(monkeypatch):
+    import sys
+
+    from nn import MLP, Trainer, datasets
+    from visualize import LiveView
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
+    X, y = datasets.moons(20, seed=0, labels="pm1")
+    trainer = Trainer(MLP(2, [4, 1], seed=0), X, y)
+    with pytest.raises(ModuleNotFoundError, match=r"needs ipywidgets: pip install "
+                                                  r"'gradwire\[notebook\]'"):
+        LiveView(trainer, notebook=True)
+    LiveView(trainer, notebook=False, out=io.StringIO())  # text output needs no widgets

@@ -247,7 +247,14 @@ class LiveView:
         return fig
 
     def _build_widget(self) -> Any:
-        import ipywidgets as w
+        try:
+            import ipywidgets as w
+        except ImportError:
+            raise ModuleNotFoundError(
+                "LiveView in a notebook needs ipywidgets: pip install 'gradwire[notebook]' "
+                "(or pass notebook=False for text output)",
+                name="ipywidgets",
+            ) from None
 
         self._play = w.Button(description="Pause", icon="pause")
         self._step_btn = w.Button(description="Step", icon="step-forward")
