@@ -52,7 +52,10 @@ MAX_PRECISION = 12
 
 
 def fmt(v: float, precision: int = 2) -> str:
-    """A number as the diagrams and captions print it: ``fmt(-0.5342) -> '-0.53'``."""
+    """A number as the diagrams and captions print it: ``fmt(-0.5342) -> '-0.53'``; from
+    1e15 on in scientific notation (``fmt(1e300) -> '1.00e+300'``), not 300 digits."""
+    if abs(v) >= 1e15:
+        return f"{v:.{precision}e}"
     s = f"{v:.{precision}f}"
     if s.startswith("-") and float(s) == 0.0:
         s = s[1:]  # no '-0.00'

@@ -279,3 +279,15 @@ def test_diagram_save_and_render_refuse_a_device(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["d.gv"] and os.path.islink(tmp_path / "d.gv")
     path = d.save(str(tmp_path / "ok.gv"))
     assert Path(path).read_text() == d.source
+
+
+def test_huge_numbers_are_drawn_in_scientific_notation():
+    from autodiff.explain import fmt
+
+    assert fmt(1e300) == "1.00e+300" and fmt(-2.5e20, 1) == "-2.5e+20"
+    assert fmt(123456.789) == "123456.79" and fmt(-0.001) == "0.00"
+    x = Value(1e300, label="x")
+    y = x * 1.0
+    y.backward()
+    source = draw(y).source
+    assert "1.00e+300" in source and "0" * 100 not in source
