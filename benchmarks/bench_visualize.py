@@ -1,6 +1,6 @@
 """Diagram benchmarks: rendering micrograd's demo network (2-16-16-1, every weight an
 edge) to SVG with Graphviz, and the slides' sigmoid circuit with values and gradients.
-There is no peer that draws these; the figure stands beside the bound the issue set."""
+There is no peer that draws these; the figure stands beside its bound."""
 from __future__ import annotations
 
 from common import best_time

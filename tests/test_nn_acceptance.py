@@ -1,4 +1,4 @@
-"""Acceptance tests of the nn issue: micrograd's demo, spiral, the lecture's backprop
+"""Acceptance tests of the nn package: micrograd's demo, spiral, the lecture's backprop
 equations, why non-linearity, search vs gradient descent, updates per epoch."""
 import math
 import random

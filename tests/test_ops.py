@@ -78,7 +78,7 @@ def test_every_op_has_exactly_one_row():
     assert len(names) == len(set(names))
     missing = set(names) - set(ROWS)
     assert not missing, f"ops without a test row in tests/test_ops.py ROWS: {missing}"
-    assert not set(ROWS) - set(names), "rows for ops the table no longer has"
+    assert not set(ROWS) - set(names), "rows for ops the table does not have"
 
 
 def test_other_operand_marks_only_products():
