@@ -52,6 +52,7 @@ from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 from autodiff.files import atomic_write
 from nn.datasets import DATASETS
+from nn.modules import ACTIVATIONS
 
 if TYPE_CHECKING:  # numpy and nn's models are loaded only by the train command
     import numpy as np
@@ -849,7 +850,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--activation",
-        choices=("relu", "tanh", "sigmoid"),
+        choices=[a for a in ACTIVATIONS if a != "linear"],  # a hidden layer is non-linear
         default="relu",
         help="hidden activation (default relu)",
     )
