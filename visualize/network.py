@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -130,10 +130,6 @@ def _activation(neuron: Any, where: str = "draw_network") -> str:
     return act
 
 
-def _act(name: str, z: float) -> float:
-    return z if name == "linear" else ops.get(name).forward(z)
-
-
 def _float(v: Any) -> float:
     return v.data if isinstance(v, Value) else float(v)
 
@@ -168,15 +164,7 @@ def layer_activations(model: Any, x: Sequence[float]) -> List[List[float]]:
     """
     layers = _layers(model, "layer_activations")
     a = _inputs(x, len(layers[0].neurons[0].w), "layer_activations")
-    out = []
-    for layer in layers:
-        nxt = []
-        for n in layer.neurons:
-            z = math.fsum(w.data * xi for w, xi in zip(n.w, a)) + n.b.data
-            nxt.append(_act(_activation(n), z))
-        out.append(nxt)
-        a = nxt
-    return out
+    return [A[0].tolist() for A in _layer_outputs(layers, np.array([a]))]
 
 
 def _np_act(name: str, Z: np.ndarray) -> np.ndarray:
@@ -204,13 +192,19 @@ def forward_numpy(model: Any, X: Any) -> np.ndarray:
             f"forward_numpy(X): X has shape {A.shape}, expected (n, {nin}): "
             f"one row of {nin} inputs per sample"
         )
+    return list(_layer_outputs(layers, A))[-1]  # _layers checked there is one
+
+
+def _layer_outputs(layers: list, A: np.ndarray) -> Iterator[np.ndarray]:
+    """Each layer's activations on the rows of A, read from the contract attributes
+    (``.w``, ``.b``, the activation): the one numpy forward of a network's views."""
     for layer in layers:
         W = np.array([[w.data for w in n.w] for n in layer.neurons], dtype=float)
         b = np.array([n.b.data for n in layer.neurons], dtype=float)
         Z = A @ W.T + b
         acts = [_activation(n) for n in layer.neurons]
         A = np.column_stack([_np_act(a, Z[:, j]) for j, a in enumerate(acts)])
-    return A
+        yield A
 
 
 def _positive_int(value: Any, name: str) -> int:
