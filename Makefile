@@ -14,12 +14,14 @@ demo: setup system-graphviz
 
 test: setup-test system-graphviz system-chromium
 	$(PY) -m pytest -q --doctest-modules autodiff nn visualize tests
+	$(MAKE) lint
 
 # The tests without the ones marked slow (browser, notebooks, long training runs).
 quick: setup-test system-graphviz
 	$(PY) -m pytest -q -m "not slow" --doctest-modules autodiff nn visualize tests
 
-# ruff (lint and format) and mypy, configured in pyproject.toml.
+# ruff (lint and format) and mypy, configured in pyproject.toml; both come with the
+# test extra, so this installs nothing more than `make test` does.
 lint: setup-test
 	$(PY) -m ruff check autodiff nn visualize tests benchmarks
 	$(PY) -m ruff format --check autodiff nn visualize

@@ -17,20 +17,22 @@ of a Value).
     0.21
 """
 
-from . import ops
+from . import (
+    micrograd_compat,  # noqa: F401 (imported to give Value micrograd's _op, _prev, _backward())
+    ops,
+)
+from .explain import Step, backward_steps, chain_rule, forward_steps
+from .functional import GradcheckError, grad, gradcheck, gradients, hessian, value_and_grad
+from .tape import Tape, TapeMismatchError, compile
 from .value import (
     Value,
     affine,
     detect_anomaly,
     enable_grad,
-    is_grad_enabled,  # first:
+    is_grad_enabled,
     no_grad,
     topological_order,
-)  # value and backward import each other
-from . import micrograd_compat  # gives Value micrograd's _op, _prev and _backward()
-from .explain import Step, backward_steps, chain_rule, forward_steps
-from .functional import GradcheckError, gradcheck, gradients, grad, hessian, value_and_grad
-from .tape import Tape, TapeMismatchError, compile
+)
 
 __all__ = [
     "Value",

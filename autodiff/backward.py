@@ -22,12 +22,16 @@ returns, on any exception too (Ctrl-C included).  Leaves accumulate their gradie
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, Callable, List, cast
 
 from . import ops
 from .errors import _backward_error, _check_grads, _describe
 from .modes import STATE
+from .ops import Op
 from .value import Value, _as_number
+
+if TYPE_CHECKING:
+    from .value import _OpNode
 
 __all__ = ["schedule", "topological_order", "backprop", "local_terms", "input_names"]
 
@@ -47,7 +51,7 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
         raise TypeError(f"schedule(root): expected a Value, got {type(root).__name__} {root!r:.60}")
     if root._fn is None:
         return [root] if leaves else []
-    order = []
+    order: List[Value] = []
     try:
         _count(root, leaves)
         ready = [root]  # Kahn's algorithm: a node is ready once all its consumers came
@@ -81,8 +85,9 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
 def _count(root: Value, leaves: bool) -> None:
     """The schedule's first step: ``_n`` of each node = its consumers in the graph; with
     ``leaves=False`` leaves are skipped and each node's ``grad`` is reset to 0.0."""
-    stack = [root]
-    push, pop = stack.append, stack.pop
+    stack = cast("List[_OpNode]", [root])
+    pop = stack.pop
+    push = cast("Callable[[Value], None]", stack.append)  # a node with `_fn` set, checked
     while True:
         v = pop()
         fn = v._fn
@@ -154,13 +159,12 @@ def topological_order(root: Value) -> List[Value]:
     return order
 
 
-def _locals(v: Value, graph: bool) -> list:
-    """``(input, j, term, local)`` per input of ``v`` in the order of its parents: ``j``
-    indexes the op's derivatives and formulas, ``term`` numbers an n-ary op's term, and
-    ``local`` is the local derivative, a float, or with ``graph`` a Value."""
-    fn = v._fn
+def _locals(v: Value, fn: Op, graph: bool) -> list:
+    """``(input, j, term, local)`` per input of ``v`` (made by ``fn``) in the order of its
+    parents: ``j`` indexes the op's derivatives and formulas, ``term`` numbers an n-ary
+    op's term, and ``local`` is the local derivative, a float, or with ``graph`` a Value."""
     out = v if graph else v.data
-    if fn.kind == "nary":
+    if fn.split is not None:  # an n-ary op
         return [
             (
                 p,
@@ -190,18 +194,20 @@ def local_terms(v: Value) -> list:
         >>> x = Value(2.0); [(p is x, d, r) for p, d, r in local_terms(x * x)]
         [(True, 2.0, 'y'), (True, 2.0, 'x')]
     """
-    if v._fn is None:
+    fn = v._fn
+    if fn is None:
         return []
-    fn, c = v._fn, v.const
-    return [(p, local, fn.rule(j, c, k)) for p, j, k, local in _locals(v, False)]
+    c = v.const
+    return [(p, local, fn.rule(j, c, k)) for p, j, k, local in _locals(v, fn, False)]
 
 
 def input_names(v: Value) -> List[str]:
     """The names ``v``'s inputs have in its op's formulas: ``['x', 'y']``, or for a fused
     neuron ``['b', 'w0', 'x0', ...]``."""
-    if v._fn is None:
+    fn = v._fn
+    if fn is None:
         return []
-    return [v._fn.input_name(j, k) for _, j, k, _ in _locals(v, False)]
+    return [fn.input_name(j, k) for _, j, k, _ in _locals(v, fn, False)]
 
 
 def backprop(root: Value, seed: Any = 1.0, create_graph: bool = False) -> None:
@@ -211,7 +217,7 @@ def backprop(root: Value, seed: Any = 1.0, create_graph: bool = False) -> None:
     if root._fn is None:
         root.grad = root.grad + seed
     elif create_graph:
-        _graph_pass(schedule(root, leaves=False), seed)
+        _graph_pass(cast("List[_OpNode]", schedule(root, leaves=False)), seed)
     else:
         _float_pass(root, seed)
 
@@ -234,9 +240,10 @@ def _float_pass(root: Value, seed: float) -> None:
     schedule's and the explainer's, bit for bit.
     """
     anomaly = STATE.anomaly
-    ready = [root]
-    push, pop = ready.append, ready.pop
-    v = root
+    v = cast("_OpNode", root)  # not a leaf: backprop sends a leaf's seed itself
+    ready = [v]
+    pop = ready.pop
+    push = cast("Callable[[Value], None]", ready.append)  # a node with `_fn` set, checked
     try:
         _count(root, False)
         root.grad = seed
@@ -339,7 +346,7 @@ def _float_pass(root: Value, seed: float) -> None:
         raise
 
 
-def _graph_pass(order: List[Value], seed: Any) -> None:
+def _graph_pass(order: List[_OpNode], seed: Any) -> None:
     """``create_graph=True``: the same pass on Values, so gradients form a graph."""
     v = order[0]
     v.grad = seed if type(seed) is Value else Value(seed)
@@ -349,7 +356,7 @@ def _graph_pass(order: List[Value], seed: Any) -> None:
     try:
         for v in order:
             g = v.grad
-            terms = _locals(v, True)
+            terms = _locals(v, v._fn, True)
             for i in range(len(terms) - 1, -1, -1):  # last input first, as the float pass
                 p, _, _, local = terms[i]
                 p.grad = p.grad + (g if local == 1.0 else g * local)

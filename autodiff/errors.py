@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from .ops import Op
 
 if TYPE_CHECKING:
-    from .value import Value
+    from .value import Value, _OpNode
 
 
 def _describe(v: Any) -> str:
@@ -29,7 +29,7 @@ def _describe(v: Any) -> str:
     return repr(v)
 
 
-def _forward_error(op: Op, err: Exception, a: "Value", b: Any) -> Exception:
+def _forward_error(op: Op, err: Exception, a: Value, b: Any) -> Exception:
     """Rewrite a bare ``math domain error`` into one naming op, inputs and labels."""
     if op.kind == "binary":
         inputs = f"inputs {_describe(a)} and {_describe(b)}"
@@ -54,7 +54,7 @@ _PLAIN = {
 }
 
 
-def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
+def _check_finite(op: Op, data: float, a: Value, b: Any) -> None:
     if not math.isfinite(data):
         what = _describe(a) + (f", {_describe(b)}" if b is not None else "")
         gate = op.label(b if op.kind == "folded" else None)
@@ -63,7 +63,7 @@ def _check_finite(op: Op, data: float, a: "Value", b: Any) -> None:
         )
 
 
-def _check_grads(v: "Value", grads: tuple, inputs: Optional[tuple] = None) -> None:
+def _check_grads(v: _OpNode, grads: tuple, inputs: Optional[tuple] = None) -> None:
     """detect_anomaly: refuse a non-finite gradient, naming the op, input and rule."""
     for i, g in enumerate(grads):
         if not math.isfinite(g):
@@ -79,7 +79,7 @@ def _check_grads(v: "Value", grads: tuple, inputs: Optional[tuple] = None) -> No
             )
 
 
-def _backward_error(v: "Value", e: Exception) -> Exception:
+def _backward_error(v: _OpNode, e: Exception) -> Exception:
     fn = v._fn
     ins = ", ".join(_describe(p) for p in v.parents)
     const = f" with constant {v._b!r}" if fn.kind == "folded" else ""

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import ops
-from .micrograd_compat import ForeignNode, as_graph
-from .ops import Op
 from .backward import input_names as _formula_inputs
 from .backward import local_terms, schedule, topological_order
+from .micrograd_compat import ForeignNode, as_graph
+from .ops import Op
 from .value import Value
 
 __all__ = [
@@ -251,7 +251,7 @@ def forward_steps(root: Any, precision: int = 2) -> List[Step]:
     root = _root(root, "forward_steps")
     check_precision(precision, "forward_steps")
     names = node_names(root)
-    steps = []
+    steps: List[Step] = []
     for v in graph_order(root):
         if v.is_leaf:
             continue
@@ -342,7 +342,7 @@ def _backward(
     grads: Dict[int, Optional[float]] = {id(root): seed}
     got: Dict[int, int] = {}  # shares received so far
     unknown = set()  # ids of nodes that got a share gradwire cannot compute
-    steps = []
+    steps: List[Step] = []
     for v in order:
         if v.is_leaf:
             continue
@@ -365,9 +365,8 @@ def _backward(
             prods[i] = prod
             n = got[id(p)] = got.get(id(p), 0) + 1
             before = grads.get(id(p))
-            if prod is None:
+            if prod is None or id(p) in unknown:  # the graph's own .grad, once every share is in
                 unknown.add(id(p))
-            if id(p) in unknown:  # the graph's own .grad, once every share is in
                 total = p.grad if n == uses[id(p)] else None
             else:
                 total = (0.0 if before is None else before) + prod
@@ -385,15 +384,15 @@ def _backward(
         lines = []
         wrts = _formula_inputs(v) if isinstance(v, Value) else ["x", "y"]
         for i, (p, local, rtext) in enumerate(terms):
-            wrt = wrts[i]
-            if op is None:
+            wrt, prod = wrts[i], prods[i]
+            if op is None or prod is None:  # (prod is None only for an op gradwire does not know)
                 lines.append(f"d({v.gate})/d{names[id(p)]}: formula unknown to gradwire")
                 continue
-            gs, ls = factors_text([g, local], prods[i], precision)
+            gs, ls = factors_text([g, local], prod, precision)
             lhs = f"d({formula(op, v.const, 'x', 'y')})/d{wrt} = {rtext}"
             if not _is_number(rtext):
                 lhs += f" = {ls}"
-            lines.append(f"{lhs};  {gs} x {ls} = {fmt(prods[i], precision)}")
+            lines.append(f"{lhs};  {gs} x {ls} = {fmt(prod, precision)}")
         steps.append(
             Step(
                 "backward",

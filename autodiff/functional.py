@@ -76,7 +76,7 @@ def _values_list(inputs: Any) -> list:
 
 def _check_output(out: Any, who: str) -> None:
     """A function to differentiate returns one Value, or a number (a constant)."""
-    if isinstance(out, Value) or isinstance(out, Real) and not isinstance(out, bool):
+    if isinstance(out, Value) or (isinstance(out, Real) and not isinstance(out, bool)):
         return
     raise TypeError(
         f"{who} is {type(out).__name__} {out!r:.60}, not a Value or a number: "
@@ -276,11 +276,16 @@ def gradcheck(
     for i in range(len(xs)):
         numeric = _central(value, xs, i, eps)
         compare(f"d f / d input {i} at {xs}", analytic[i], numeric)
+
+    def component(j: int) -> Callable[..., Any]:
+        return lambda *a: first(*a)[j]
+
     if order == 2:
         for j in range(len(xs)):
-            hrow = grad(lambda *a: first(*a)[j], tuple(range(len(xs))))(*xs)
+            fj = component(j)
+            hrow = grad(fj, tuple(range(len(xs))))(*xs)
             for i in range(len(xs)):
-                numeric = _central(lambda *a: first(*a)[j], xs, i, eps)
+                numeric = _central(fj, xs, i, eps)
                 compare(f"d2 f / d input {j} d input {i} at {xs}", hrow[i], numeric)
     return True
 

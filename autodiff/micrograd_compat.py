@@ -27,6 +27,7 @@ op is shown with its values and gradients and the words "formula unknown".
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -82,10 +83,11 @@ def _backward(v: Value) -> None:
 def install(cls: type = Value) -> None:
     """Give ``cls`` micrograd's ``_prev`` and ``_backward`` (and ``_op`` when the engine
     keeps its op table entry under another name)."""
-    cls._prev = property(_prev, doc="micrograd's set of input Values (computed on access)")
-    cls._backward = _backward
-    if "_op" not in getattr(cls, "__slots__", ()):
-        cls._op = property(micrograd_op, doc="the op as micrograd writes it ('+', 'tanh')")
+    c: Any = cls  # a class given new attributes
+    c._prev = property(_prev, doc="micrograd's set of input Values (computed on access)")
+    c._backward = _backward
+    if "_op" not in getattr(c, "__slots__", ()):
+        c._op = property(micrograd_op, doc="the op as micrograd writes it ('+', 'tanh')")
 
 
 # --- micrograd-style graphs, read for the views ---------------------------------------
@@ -114,7 +116,7 @@ class ForeignNode:
 
     __slots__ = ("obj", "data", "grad", "label", "parents", "op", "const", "gate", "symbol")
 
-    def __init__(self, obj: Any, parents: Tuple["ForeignNode", ...]) -> None:
+    def __init__(self, obj: Any, parents: Tuple[ForeignNode, ...]) -> None:
         self.obj = obj
         self.data = _real(obj.data, "data", obj)
         self.grad = _real(obj.grad, "grad", obj)
@@ -141,10 +143,8 @@ class ForeignNode:
             return
         m = _POW.match(s)
         if m and len(ps) == 1:
-            try:
+            with contextlib.suppress(ValueError):
                 self.op, self.const = ops.POW_C, float(m.group(1))
-            except ValueError:
-                pass
             return
         if s in _UNARY and len(ps) == 1:
             self.op = _UNARY[s]
@@ -158,7 +158,7 @@ class ForeignNode:
         """True for a leaf or an op whose local derivative gradwire knows."""
         return self.is_leaf or self.op is not None
 
-    def terms(self) -> List[Tuple["ForeignNode", Optional[float], str]]:
+    def terms(self) -> List[Tuple[ForeignNode, Optional[float], str]]:
         """``(input, local derivative, rule)`` per input, as :func:`local_terms`;
         ``(input, None, '')`` for an op gradwire does not know."""
         op = self.op
@@ -170,9 +170,9 @@ class ForeignNode:
                 (p, float(op.local(i, x, y, self.data)), op.rule(i))
                 for i, p in enumerate(self.parents)
             ]
-        y = self.const
+        c = self.const
         return [
-            (self.parents[0], float(op.local(0, self.parents[0].data, y, self.data)), op.rule(0, y))
+            (self.parents[0], float(op.local(0, self.parents[0].data, c, self.data)), op.rule(0, c))
         ]
 
     def __repr__(self) -> str:

@@ -74,7 +74,7 @@ class _Switch:
     attr = ""
     value = True
 
-    def __enter__(self) -> "_Switch":
+    def __enter__(self) -> _Switch:
         self._prev = getattr(STATE, self.attr)
         setattr(STATE, self.attr, self.value)
         return self

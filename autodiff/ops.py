@@ -210,11 +210,13 @@ class Op:
     formulas: Tuple[str, ...]
     inputs: Tuple[str, ...]
     expr: str
-    vforward: Optional[Callable[..., Any]] = None
+    # None means "the same as forward": __post_init__ puts forward in, so a reader never
+    # sees None (a dataclass field cannot type its default apart from its value)
+    vforward: Callable[..., Any] = None  # type: ignore[assignment]
     domain: str = ""
     symbol: str = ""
     dunder: str = ""
-    number_op: Optional["Op"] = None
+    number_op: Optional[Op] = None
     split: Optional[Callable[[Any, Any], Iterator[tuple]]] = None
 
     # ``kind`` as two flags, derived here: backward's loops test them on every node
@@ -227,12 +229,11 @@ class Op:
         object.__setattr__(self, "binary", self.kind == "binary")
         object.__setattr__(self, "nary", self.kind == "nary")
         assert len(self.derivs) == len(self.formulas) == len(self.inputs), self.name
+        assert (self.split is not None) == self.nary, self.name
 
     def label(self, const: Optional[float] = None) -> str:
         """The gate's label; folded ops put their constant in: ``'+{c}' -> '+1'``."""
-        if "{c}" in self.gate:
-            return self.gate.replace("{c}", fmt_number(const))
-        return self.gate
+        return _fill(self.gate, const, None)
 
     def local(self, i: int, x: Any, y: Any, out: Any) -> Any:
         """Local derivative d out / d input ``i`` at the given (float or Value) point."""
@@ -260,7 +261,11 @@ class Op:
 def _fill(text: str, const: Optional[float], term: Optional[int]) -> str:
     if "{i}" in text:
         text = text.replace("{i}", "" if term is None else str(term))
-    return text.replace("{c}", fmt_number(const)) if "{c}" in text else text
+    if "{c}" not in text:
+        return text
+    if const is None:
+        raise TypeError(f"{text!r} needs the folded constant, got None")
+    return text.replace("{c}", fmt_number(const))
 
 
 def _folded(

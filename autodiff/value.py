@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 from numbers import Real
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from . import ops
 from .errors import _check_finite, _forward_error
@@ -65,7 +65,7 @@ def _to_float(x: Any, where: str) -> float:
         raise OverflowError(f"{where}: the integer {x!r:.40} is too large for a float") from None
 
 
-def _record(data: float, fn: Op, a: Any, b: Any) -> "Value":
+def _record(data: float, fn: Op, a: Any, b: Any) -> Value:
     """The one place a node is made: a recorded node of ``fn`` over operands ``a, b``
     (or, under ``no_grad``, a plain leaf).  One object, no closure."""
     if not STATE.plain:
@@ -121,11 +121,11 @@ def _operator(op: Op):
     twin = op.number_op or op
     forward, tforward = op.forward, twin.forward
 
-    def method(self: "Value", other: Any) -> "Value":
+    def method(self: Value, other: Any) -> Value:
         # (a traced node is a Value of a subclass: looked for only off the plain path)
-        if (type(other) is Value or not STATE.plain and isinstance(other, Value)) and (
-            twin is not op
-        ):
+        if (
+            type(other) is Value or (not STATE.plain and isinstance(other, Value))
+        ) and twin is not op:
             fn, b = op, other
             try:
                 data = forward(self.data, other.data)
@@ -158,7 +158,7 @@ def _unary_method(op: Op):
     """A one-input gate (``exp``, ``relu``...), as a method ``x.exp()``."""
     forward = op.forward
 
-    def method(self: "Value") -> "Value":
+    def method(self: Value) -> Value:
         try:
             data = forward(self.data)
         except (ArithmeticError, ValueError) as e:
@@ -199,6 +199,40 @@ class Value:
 
     __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_n")
 
+    data: float
+    grad: Any  # a float; a Value after backward(create_graph=True)
+    label: str
+    _fn: Optional[Op]  # None for a leaf
+    _a: Any  # see the module's docstring for what the two operand slots hold
+    _b: Any
+    _n: int
+
+    if TYPE_CHECKING:
+        # The operators and gate methods below are made from the op table and set on
+        # the class by `_install_methods`: declared here for the type checker only, one
+        # per entry's `dunder` and per unary entry's name (tests/test_engine.py checks
+        # that the two lists agree).
+        def __add__(self, other: Union[Value, float]) -> Value: ...
+        def __radd__(self, other: Union[Value, float]) -> Value: ...
+        def __sub__(self, other: Union[Value, float]) -> Value: ...
+        def __rsub__(self, other: Union[Value, float]) -> Value: ...
+        def __mul__(self, other: Union[Value, float]) -> Value: ...
+        def __rmul__(self, other: Union[Value, float]) -> Value: ...
+        def __truediv__(self, other: Union[Value, float]) -> Value: ...
+        def __rtruediv__(self, other: Union[Value, float]) -> Value: ...
+        def __pow__(self, other: Union[Value, float]) -> Value: ...
+        def __rpow__(self, other: Union[Value, float]) -> Value: ...
+        def __abs__(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def relu(self) -> Value: ...
+        def abs(self) -> Value: ...
+        def sin(self) -> Value: ...
+        def cos(self) -> Value: ...
+
     def __init__(self, data: Number, label: str = "") -> None:
         if type(data) is not float:
             if isinstance(data, Value):
@@ -231,7 +265,7 @@ class Value:
             return ()
         if fn.kind == "binary":
             return (self._a, self._b)
-        if fn.kind == "nary":
+        if fn.split is not None:  # an n-ary op
             return tuple(p for p, *_ in fn.split(self._a, self._b))
         return (self._a,)
 
@@ -272,10 +306,10 @@ class Value:
         return self.data != 0.0
 
     # --- arithmetic: each looks its op up in the table ------------------------------
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         return self * -1.0  # one '*-1' gate, as the lecture draws it
 
-    def __pos__(self) -> "Value":
+    def __pos__(self) -> Value:
         return self
 
     # --- comparisons compare data; == stays identity ---------------------------------
@@ -301,11 +335,11 @@ class Value:
     __hash__ = object.__hash__
 
     # --- graph utilities --------------------------------------------------------------
-    def detach(self) -> "Value":
+    def detach(self) -> Value:
         """A new leaf with the same data and label, cut from the graph."""
         return Value(self.data, self.label)
 
-    def walk(self) -> Iterator["Value"]:
+    def walk(self) -> Iterator[Value]:
         """Every node of the graph below (and including) this one, each once, in
         topological order: inputs before the nodes computed from them."""
         return iter(topological_order(self))
@@ -328,6 +362,15 @@ class Value:
             2.0
         """
         backprop(self, grad, create_graph)
+
+
+if TYPE_CHECKING:
+
+    class _OpNode(Value):
+        """For the type checker only: a Value an op made (``_fn`` set), as the nodes
+        backward's schedule lists and its passes visit (a leaf has nothing to send)."""
+
+        _fn: Op
 
 
 def _refuse_control_flow(what: str) -> None:
@@ -359,7 +402,7 @@ _install_methods()
 # --- a neuron's z = w·x + b as one node -------------------------------------------------
 
 
-def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
+def affine(w: Sequence[Value], x: Sequence[Any], b: Value) -> Value:
     """``b + w[0]*x[0] + w[1]*x[1] + ...``: a neuron's z = w·x + b, as one ``w·x+b`` node.
 
     The value is bit for bit what ``sum((wi*xi for wi, xi in zip(w, x)), b)`` computes
@@ -404,7 +447,7 @@ def affine(w: Sequence["Value"], x: Sequence[Any], b: "Value") -> "Value":
     return _record(z, _AFFINE, ws, xs)
 
 
-def _affine_traced(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
+def _affine_traced(w: Sequence[Any], x: Sequence[Any], b: Any) -> Value:
     """``affine`` while a tape traces: one fused node, whose inputs may be traced nodes."""
     ws = (b, *w)
     xs = (1.0, *[xi if isinstance(xi, Value) else _affine_number(xi, k) for k, xi in enumerate(x)])
@@ -427,7 +470,7 @@ def _affine_number(c: Any, k: int) -> float:
     return c2
 
 
-def _affine_gates(w: Sequence[Any], x: Sequence[Any], b: Any) -> "Value":
+def _affine_gates(w: Sequence[Any], x: Sequence[Any], b: Any) -> Value:
     """z = w·x + b recorded gate by gate (a ``*`` and a ``+`` node per input)."""
     w, x = tuple(w), tuple(x)  # iterators too: both are read twice
     if len(w) != len(x):
@@ -470,7 +513,7 @@ class _Traced(Value):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]  # the slot of Value, guarded
+    @property  # the slot of Value, guarded
     def data(self) -> float:
         if STATE.tracing:
             name = sys._getframe(1).f_globals.get("__name__", "")

@@ -276,7 +276,7 @@ class Neuron(Module):
         self.b.label = f"{prefix}b"
 
     def parameters(self) -> list:
-        return self.w + [self.b]
+        return [*self.w, self.b]
 
     def named_parameters(self) -> Iterator[tuple]:
         for i, w in enumerate(self.w):
@@ -384,7 +384,7 @@ class MLP(Module):
         _check_activation(activation, "MLP(activation)")
         _check_activation(out_activation, "MLP(out_activation)")
         rng = _make_rng(seed, rng, "MLP")
-        sz = [nin] + nouts
+        sz = [nin, *nouts]
         _check_params(sum((sz[i] + 1) * sz[i + 1] for i in range(len(nouts))), max_params, "MLP")
         last = len(nouts) - 1
         self.layers = [
@@ -409,9 +409,10 @@ class MLP(Module):
     def __call__(self, x: Sequence) -> Union[Value, list]:
         if type(x) is not list:
             x = _inputs(x, self.nin, repr(self))
+        h: Any = x  # a layer's output: a list, or one Value (the next layer takes either)
         for layer in self.layers:
-            x = layer(x)
-        return x
+            h = layer(h)
+        return h
 
     @property
     def nin(self) -> int:
@@ -484,7 +485,7 @@ class MLP(Module):
         path: Union[str, os.PathLike],
         max_bytes: Optional[int] = MAX_FILE_BYTES,
         max_params: Optional[int] = MAX_PARAMS,
-    ) -> "MLP":
+    ) -> MLP:
         """Read a model written by :meth:`save`, checking every field; a malformed
         file raises :class:`ModelFileError` naming the file and the problem.
 
@@ -510,7 +511,7 @@ class MLP(Module):
     @classmethod
     def from_dict(
         cls, doc: Any, source: str = "<dict>", max_params: Optional[int] = MAX_PARAMS
-    ) -> "MLP":
+    ) -> MLP:
         """Build a model from a ``to_dict`` document, validating it (see ``load``)."""
         nin, layers = _validate(doc, source, max_params)
         model = cls.__new__(cls)

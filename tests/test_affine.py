@@ -10,9 +10,17 @@ import pytest
 import torch
 
 import autodiff
+from autodiff import (
+    Value,
+    affine,
+    backward_steps,
+    chain_rule,
+    detect_anomaly,
+    forward_steps,
+    no_grad,
+    topological_order,
+)
 from autodiff.explain import gradients_of
-from autodiff import (Value, affine, backward_steps, chain_rule, detect_anomaly,
-                      forward_steps, no_grad, topological_order)
 from nn import MLP
 
 
@@ -40,7 +48,7 @@ def _number(rng, t):
     if k == 0:
         return float(t)
     if k == 1:
-        return int(round(t * 4))
+        return round(t * 4)
     if k == 2:
         return np.float64(t)
     if k == 3:
@@ -215,7 +223,7 @@ def test_backward_twice_doubles_the_leaves(seed):
     exactly twice the first pass's; every leaf equals the gate graph's after the
     same two passes, bit for bit, and is 2x the first pass up to rounding."""
     first = [v.grad for v in _two_graphs(seed)[0][1]]
-    (fo, fl, _), (go, gl, _) = _two_graphs(seed, passes=2)
+    (fo, fl, _), (_, gl, _) = _two_graphs(seed, passes=2)
     uses = collections.Counter(id(p) for v in topological_order(fo) for p in v.parents)
     single = 0
     for g1, a, b in zip(first, fl, gl):
@@ -483,11 +491,12 @@ def test_anomaly_in_backward_of_a_prebuilt_fused_node():
     gradient for x raises a FloatingPointError naming the affine op and x; the graph's
     pending counts are cleared, so a later pass runs (and yields the inf)."""
     out, x = _overflowing_node()
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError,
-                           match=r"backward of affine \(w·x\+b\) produced gradient inf "
-                                 r"for input 1e-300 \(node 'x'\)"):
-            out.backward()
+    with detect_anomaly(), pytest.raises(
+        FloatingPointError,
+        match=r"backward of affine \(w·x\+b\) produced gradient inf "
+        r"for input 1e-300 \(node 'x'\)",
+    ):
+        out.backward()
     assert all(v._n == 0 for v in topological_order(out))
     x.grad = 0.0
     out.backward()
@@ -498,9 +507,8 @@ def test_anomaly_in_create_graph_backward_names_the_right_input():
     """With create_graph=True the error names the affine op, the input that overflowed
     (x, parent 4 of (b, w0, x0, w1, x1)) and its local derivative w1."""
     out, _ = _overflowing_node()
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError) as err:
-            out.backward(create_graph=True)
+    with detect_anomaly(), pytest.raises(FloatingPointError) as err:
+        out.backward(create_graph=True)
     msg = str(err.value)
     assert "backward of affine (w·x+b)" in msg
     assert "for input 4 1e-300 (node 'x')" in msg and "local derivative w1;" in msg

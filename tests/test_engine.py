@@ -2,8 +2,10 @@
 accumulation, higher-order gradients, the switches (no_grad, enable_grad, detach,
 detect_anomaly), Python protocol behaviour, numerical stability, and the memory shape
 of a graph (one gc object per node, freed by reference counting, a million deep)."""
+import ast
 import dataclasses
 import gc
+import inspect
 import math
 import tracemalloc
 
@@ -13,7 +15,6 @@ import pytest
 import autodiff
 from autodiff import Value, detect_anomaly, enable_grad, no_grad, ops
 from autodiff.value import STATE
-
 
 # --- the lecture's sigmoid circuit -----------------------------------------------------
 
@@ -215,9 +216,8 @@ def test_no_grad_records_nothing():
 
 
 def test_no_grad_restores_on_error_and_as_decorator():
-    with pytest.raises(RuntimeError):
-        with no_grad():
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError("boom")
     assert autodiff.is_grad_enabled()
 
     @no_grad()
@@ -242,10 +242,11 @@ def test_detach():
 def test_comparisons_compare_data_equality_is_identity():
     a, b = Value(1.0), Value(2.0)
     assert a < b and a <= b and b > a and b >= a and not a > b
-    assert a < 2 and 2 > a and a >= 1 and 1.0 <= a
+    # a number on the left: Python turns `2 > a` into the Value's reflected `a < 2`
+    assert a < 2 and 2 > a and a >= 1 and 1.0 <= a  # noqa: SIM300
     assert a <= np.float64(1.0)
     same = Value(1.0)
-    assert a != same and not (a == same) and a == a
+    assert a != same and not (a == same) and a == a  # noqa: SIM201 (both operators)
     d = {a: "a", same: "same"}
     assert d[a] == "a" and d[same] == "same" and len({a, same, a}) == 2
 
@@ -264,7 +265,7 @@ def test_tracing_refuses_control_flow():
         with pytest.raises(TypeError, match="tracing"):
             bool(x)
         with pytest.raises(TypeError, match="tracing"):
-            x < 2
+            x < 2  # noqa: B015 (the comparison itself raises)
     finally:
         STATE.tracing = False
 
@@ -311,6 +312,36 @@ def test_repr():
     v.grad = leaves["w2"].grad
     assert repr(v) == "Value(data=0.7311, grad=0.1966)"
     assert repr(Value(1.0, label="w")) == "Value(data=1, grad=0, label='w')"
+
+
+def test_type_checker_declarations_are_the_installed_methods(monkeypatch):
+    """The operators and gate methods `_install_methods` sets on Value from the op table
+    are exactly the ones `class Value` declares under TYPE_CHECKING, each with the same
+    number of arguments and returning a Value: an entry added to the table without its
+    declaration (or a declaration left after its entry went) fails here."""
+    from autodiff import value as value_module
+
+    class Probe:
+        pass
+
+    monkeypatch.setattr(value_module, "Value", Probe)
+    value_module._install_methods()
+    installed = {
+        name: len(inspect.signature(f).parameters)
+        for name, f in vars(Probe).items()
+        if inspect.isfunction(f)
+    }
+    assert {"__add__", "__rpow__", "__abs__", "exp", "abs"} <= set(installed)
+
+    (cls,) = ast.parse(inspect.getsource(Value)).body
+    (block,) = [
+        node
+        for node in cls.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    defs = [node for node in block.body if isinstance(node, ast.FunctionDef)]
+    assert {f.name: len(f.args.args) for f in defs} == installed
+    assert all(f.returns is not None and ast.unparse(f.returns) == "Value" for f in defs)
 
 
 # --- numerics -------------------------------------------------------------------------------
@@ -364,10 +395,10 @@ def test_detect_anomaly_forward():
 def test_detect_anomaly_backward():
     x = Value(1e-300, label="x")
     y = (x * 1e200) * 1e200
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError,
-                           match=r"backward of mul_const \(\*1e\+200\).*inf.*'x'"):
-            y.backward()
+    with detect_anomaly(), pytest.raises(
+        FloatingPointError, match=r"backward of mul_const \(\*1e\+200\).*inf.*'x'"
+    ):
+        y.backward()
     # the failed pass left no stale bookkeeping: a later pass is right
     x2 = Value(2.0)
     z = y * 0 + x2 * x2
@@ -378,9 +409,8 @@ def test_detect_anomaly_backward():
 def test_detect_anomaly_backward_create_graph():
     x = Value(1e-300, label="x")
     y = (x * 1e200) * 1e200
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError) as info:
-            y.backward(create_graph=True)
+    with detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        y.backward(create_graph=True)
     msg = str(info.value)
     assert msg.startswith("detect_anomaly: backward of mul_const (*1e+200)")
     assert "'x'" in msg and "inf" in msg
@@ -426,7 +456,7 @@ def test_million_deep_chain():
     gc.collect()
     x = Value(0.5, label="x")
     v = x
-    for i in range(500_000):
+    for _ in range(500_000):
         v = v * 1.000001
         v = v + 0.5
     v.backward()

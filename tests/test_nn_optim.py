@@ -1,4 +1,5 @@
 """nn.optim: SGD, momentum and Adam step for step against torch.optim; schedules; searches."""
+import itertools
 import math
 
 import numpy as np
@@ -67,7 +68,7 @@ def test_random_search_keeps_best_and_never_gets_worse():
     ps = [Value(3.0), Value(3.0)]
     rs = optim.RandomSearch(ps, scale=2.0, seed=1)
     best = [rs.step(lambda: _quartic(ps)) for _ in range(100)]
-    assert all(b2 <= b1 for b1, b2 in zip(best, best[1:]))
+    assert all(b2 <= b1 for b1, b2 in itertools.pairwise(best))
     assert best[-1] < best[0]
     assert [p.data for p in ps] == rs.best
     assert _quartic(ps).data == pytest.approx(best[-1])

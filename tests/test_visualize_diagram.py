@@ -10,8 +10,14 @@ import pytest
 import visualize
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
-from visualize.diagram import (GraphTooLarge, GraphvizNotFound, draw, register_jupyter_display,
-                               render, value_svg)
+from visualize.diagram import (
+    GraphTooLarge,
+    GraphvizNotFound,
+    draw,
+    register_jupyter_display,
+    render,
+    value_svg,
+)
 
 
 def svg_texts(svg):
