@@ -120,12 +120,15 @@ def _operator(op: Op):
     (``x + 1``); for a folded op, ``c (op) x`` with the number on the left (``1 / x``)."""
     twin = op.number_op or op
     forward, tforward = op.forward, twin.forward
+    # The class of operand that makes a node of `op` itself: Value for a binary op; None
+    # (no operand's type) for a folded one, whose other operand is always a number.
+    vtype = Value if twin is not op else None
 
     def method(self: Value, other: Any) -> Value:
         # (a traced node is a Value of a subclass: looked for only off the plain path)
-        if (
-            type(other) is Value or (not STATE.plain and isinstance(other, Value))
-        ) and twin is not op:
+        if type(other) is vtype or (
+            not STATE.plain and vtype is not None and isinstance(other, Value)
+        ):
             fn, b = op, other
             try:
                 data = forward(self.data, other.data)
