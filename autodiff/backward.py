@@ -91,8 +91,29 @@ def _count(root: Value, leaves: bool) -> None:
     while True:
         v = pop()
         fn = v._fn
-        if fn.nary:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
-            for p in v._a + v._b:
+        a = v._a
+        if fn.binary:  # the commonest first
+            if a._fn is not None:
+                n = a._n
+                if n == 0:
+                    push(a)
+                    if not leaves:
+                        a.grad = 0.0
+                a._n = n + 1
+            elif leaves:
+                a._n += 1
+            b = v._b
+            if b._fn is not None:
+                n = b._n
+                if n == 0:
+                    push(b)
+                    if not leaves:
+                        b.grad = 0.0
+                b._n = n + 1
+            elif leaves:
+                b._n += 1
+        elif fn.nary:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
+            for p in a + v._b:
                 if type(p) is not Value:
                     continue
                 if p._fn is not None:
@@ -104,28 +125,15 @@ def _count(root: Value, leaves: bool) -> None:
                     p._n = n + 1
                 elif leaves:
                     p._n += 1
-        else:
-            a = v._a
-            if a._fn is not None:
-                n = a._n
-                if n == 0:
-                    push(a)
-                    if not leaves:
-                        a.grad = 0.0
-                a._n = n + 1
-            elif leaves:
-                a._n += 1
-            if fn.binary:
-                b = v._b
-                if b._fn is not None:
-                    n = b._n
-                    if n == 0:
-                        push(b)
-                        if not leaves:
-                            b.grad = 0.0
-                    b._n = n + 1
-                elif leaves:
-                    b._n += 1
+        elif a._fn is not None:  # one input
+            n = a._n
+            if n == 0:
+                push(a)
+                if not leaves:
+                    a.grad = 0.0
+            a._n = n + 1
+        elif leaves:
+            a._n += 1
         if not stack:
             break
 
@@ -272,9 +280,13 @@ def _float_pass(root: Value, seed: float) -> None:
                 if b._fn is None:
                     if gb:
                         b.grad += gb
+                    b_ready = False
                 else:
                     if gb:
                         b.grad = b.grad + gb if b.grad else gb
+                    n = b._n - 1
+                    b._n = n
+                    b_ready = n == 0
                 if a._fn is None:
                     if ga:
                         a.grad += ga
@@ -285,11 +297,8 @@ def _float_pass(root: Value, seed: float) -> None:
                     a._n = n
                     if n == 0:
                         push(a)
-                if b._fn is not None:
-                    n = b._n - 1
-                    b._n = n
-                    if n == 0:
-                        push(b)
+                if b_ready:  # pushed after a, so visited before it
+                    push(b)
             elif fn.nary:  # a fused neuron: b*1 + w0*x0 + ..., each term a product
                 for p, q in zip(reversed(a), reversed(b)):
                     if type(q) is Value:
