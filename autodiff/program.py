@@ -39,6 +39,7 @@ from numbers import Real
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import ops
+from .backward import topological_order
 from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
 
 __all__ = [
@@ -411,24 +412,32 @@ def _record(
     arg_names: List[str],
     shapes: List[tuple],
 ) -> Program:
-    """The equations of the graph below ``outs``, in topological order (iterative)."""
+    """The equations of the graph below ``outs``, in the engine's topological order
+    (:func:`autodiff.backward.topological_order`, the one visit order)."""
     var: Dict[int, Var] = {id(v): x for v, x in zip(leaves, inputs)}
     keep: List[Any] = []  # gates made for fused nodes, alive while we hold ids
     params: List[Var] = []
     eqns: List[Eqn] = []
     n = len(inputs)
-    nodes = n
-    for root in outs:
-        stack: List[Any] = [(root, None)]  # (node, its parts once its parents are done)
-        while stack:
-            v, parts = stack.pop()
+
+    def record(root: Value) -> None:
+        nonlocal n
+        for v in topological_order(root):
             if id(v) in var:
                 continue
-            if parts is not None:  # parents done: the equation
+            parts = _parts(v)
+            if parts is None:  # a leaf that is not an input: a parameter
+                var[id(v)] = p = Var(n, "param", v.label or f"p{len(params)}", v)
+                params.append(p)
+            elif parts[0] is None:  # a fused node with numbers among its x's: its gates
+                g = parts[1]
+                keep.append(g)
+                record(g)
+                var[id(v)] = var[id(g)]
+                continue
+            else:
                 op, parents, const = parts
                 out = Var(n, "eqn", None)
-                n += 1
-                nodes += 1
                 ins = tuple([var[id(p)] for p in parents])
                 eqns.append(
                     Eqn(DOT, op, ins, out, None, const)
@@ -436,44 +445,11 @@ def _record(
                     else Eqn(op.name, op, ins, out, const)
                 )
                 var[id(v)] = out
-                continue
-            parts = _parts(v)
-            if parts is None:  # a leaf met first: a parameter
-                p = Var(n, "param", v.label or f"p{len(params)}", v)
-                n += 1
-                nodes += 1
-                var[id(v)] = p
-                params.append(p)
-                continue
-            if parts[0] is None:  # a fused node: its gates
-                g = parts[1]
-                keep.append(g)
-                if id(g) in var:
-                    var[id(v)] = var[id(g)]
-                else:
-                    stack.append((v, (ops.ADD_C, (g,), 0.0)))  # v = g + 0, simplified away
-                    stack.append((g, None))
-                continue
-            stack.append((v, parts))
-            todo = []
-            for p in parts[1]:
-                if id(p) not in var:
-                    if p.is_leaf:  # a parameter: no need to visit
-                        q = Var(n, "param", p.label or f"p{len(params)}", p)
-                        n += 1
-                        nodes += 1
-                        var[id(p)] = q
-                        params.append(q)
-                    else:
-                        todo.append(p)
-            for p in reversed(todo):  # the first operand numbered first
-                stack.append((p, None))
-    return Program(
-        name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names, shapes, n, nodes
-    )
+            n += 1
 
-
-# --- rewrites: program -> program -------------------------------------------------------
+    for root in outs:
+        record(root)
+    return Program(name, inputs, params, eqns, [var[id(o)] for o in outs], arg_names, shapes, n, n)
 
 
 def simplify(prog: Program) -> Program:
