@@ -23,7 +23,7 @@ in the table and records one node through :func:`_record`, unless a switch of
 from __future__ import annotations
 
 import sys
-from numbers import Real
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from . import ops
@@ -44,6 +44,16 @@ __all__ = [
 ]
 
 Number = Union[int, float]
+
+
+def _is_real(x: object) -> bool:
+    """True for a real number (Python's or numpy's), bools excluded."""
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
+def _is_int(x: object) -> bool:
+    """True for an integer (Python's or numpy's), bools excluded."""
+    return isinstance(x, Integral) and not isinstance(x, bool)
 
 
 def _as_number(x: Any, where: str) -> float:

@@ -24,13 +24,13 @@ rate at each use: a NaN, infinite or negative learning rate raises naming the st
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
 from autodiff import Value, no_grad
 from autodiff.ops import sqrt
+from autodiff.value import _is_int, _is_real
 
 __all__ = [
     "Optimizer",
@@ -48,20 +48,10 @@ __all__ = [
 # --- checking hyper-parameters ---------------------------------------------------------
 
 
-def _is_real(x: object) -> bool:
-    """True for a real number (Python's or numpy's), bools excluded."""
-    return isinstance(x, Real) and not isinstance(x, bool)
-
-
-def _is_int(x: object) -> bool:
-    """True for an integer (Python's or numpy's), bools excluded."""
-    return isinstance(x, Integral) and not isinstance(x, bool)
-
-
 def _number(x: Any, what: str, ok: Callable[[float], bool], need: str) -> float:
     """x as a float when it is a finite real number (not a bool) for which ``ok`` holds;
     else TypeError/ValueError saying ``what`` must be ``need``."""
-    if isinstance(x, bool) or not isinstance(x, Real):
+    if not _is_real(x):
         raise TypeError(f"{what} must be {need}, got {type(x).__name__} {x!r:.40}")
     try:
         v = float(x)
@@ -74,7 +64,7 @@ def _number(x: Any, what: str, ok: Callable[[float], bool], need: str) -> float:
 
 def _count(x: Any, what: str) -> int:
     """x as an int >= 1, else an error naming ``what``."""
-    if isinstance(x, bool) or not isinstance(x, Integral):
+    if not _is_int(x):
         raise TypeError(f"{what} must be >= 1 (an int), got {type(x).__name__} {x!r:.40}")
     if x < 1:
         raise ValueError(f"{what} must be >= 1 (an int), got {x!r}")

@@ -32,9 +32,10 @@ from typing import Any, Callable, NoReturn, Optional, Union, cast
 import numpy as np
 
 from autodiff import Value, no_grad
+from autodiff.value import _is_int, _is_real
 
 from . import losses as _losses
-from .optim import SGD, Adam, Optimizer, _is_int, _is_real
+from .optim import SGD, Adam, Optimizer
 
 __all__ = ["Trainer", "fit", "History", "StepInfo", "predict", "accuracy", "DivergedError"]
 

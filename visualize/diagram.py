@@ -33,7 +33,6 @@ from __future__ import annotations
 import errno
 import html
 import math
-import numbers
 import os
 import re
 import subprocess
@@ -48,6 +47,7 @@ from autodiff import Value
 from autodiff.explain import fmt, graph_order
 from autodiff.files import atomic_write
 from autodiff.micrograd_compat import ForeignNode, as_graph, is_micrograd_style
+from autodiff.value import _is_real
 
 __all__ = [
     "draw",
@@ -94,11 +94,6 @@ class GraphTooLarge(ValueError):
 class LayoutTimeout(GraphTooLarge):
     """Graphviz's ``dot`` did not finish within the time limit and was stopped; the message
     says what to try (a smaller graph, a longer ``timeout``)."""
-
-
-def _is_real(x: object) -> bool:
-    """True for a real number (Python's or numpy's), bools excluded."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _check_timeout(timeout: Any, where: str) -> Optional[float]:
@@ -361,7 +356,7 @@ def _grad_lookup(grad_of: Any, nodes: List[Value], index: Dict[int, int]) -> Any
         )
     for k, v in enumerate(nodes):
         g = grad_of.get(id(v), None)
-        if isinstance(g, bool) or not isinstance(g, numbers.Real):
+        if not _is_real(g):
             what = "has no gradient" if id(v) not in grad_of else f"has gradient {g!r}"
             name = f" ({v.label})" if v.label else ""
             raise ValueError(

@@ -21,13 +21,13 @@ computes values only, never gradients.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from autodiff import Value, ops
 from autodiff.explain import fmt
+from autodiff.value import _is_real
 from nn.modules import ACTIVATIONS
 
 from .diagram import DEFAULT_TIMEOUT, GREEN, RED, Diagram, GraphTooLarge, _check_timeout, escape
@@ -39,17 +39,13 @@ NEG = "#d1660f"  # negative weight
 ODD = "#6e7781"  # a NaN or infinite weight (drawn dashed)
 
 
-def _real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
 def _param(p: Any, what: str, where: str) -> None:
     """A weight or bias: anything with a real-number ``.data`` (and ``.grad``)."""
-    if not _real(getattr(p, "data", None)):
+    if not _is_real(getattr(p, "data", None)):
         raise TypeError(
             f"{where}(model): {what} should be a Value with a number .data, got {type(p).__name__}"
         )
-    if not _real(getattr(p, "grad", 0.0)):
+    if not _is_real(getattr(p, "grad", 0.0)):
         raise TypeError(
             f"{where}(model): {what}.grad should be a number, got {type(p.grad).__name__}"
         )
@@ -147,7 +143,7 @@ def _inputs(x: Any, nin: int, where: str) -> List[float]:
     for i, v in enumerate(xs):
         if isinstance(v, Value):
             v = v.data
-        if not _real(v) and not (
+        if not _is_real(v) and not (
             isinstance(v, np.ndarray) and v.ndim == 0 and np.issubdtype(v.dtype, np.number)
         ):
             raise TypeError(f"{where}(x): x[{i}] is {v!r}, not a number")

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 import sys
-from numbers import Real
 from typing import Any, Optional, Tuple, cast
 
 import numpy as np
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
+
+from autodiff.value import _is_real
 
 from .network import _activation, _layers, forward_numpy
 
@@ -147,11 +148,6 @@ def _new_figure(**kw: Any) -> PlotFigure:
         # pyplot makes it of FigureClass; its stubs promise only a Figure
         return cast(PlotFigure, plt.figure(FigureClass=PlotFigure, **kw))
     return PlotFigure(**kw)
-
-
-def _is_real(x: object) -> bool:
-    """True for a real number (Python's or numpy's), bools excluded."""
-    return isinstance(x, Real) and not isinstance(x, bool)
 
 
 def _check_model(model: Any) -> Tuple[int, int]:
