@@ -16,6 +16,24 @@ def rng() -> random.Random:
     return random.Random(1234)
 
 
+# Debian's Chromium, headless, with the flags that keep it off the network (the page and
+# JupyterLab tests drive it through Playwright; `make test` installs it).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(autouse=True)
 def _engine_switches_restored():
     yield

@@ -8,24 +8,12 @@ import re
 import struct
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from autodiff import Value
 from autodiff.examples import sigmoid_circuit
 from visualize import stepper
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 GREEN, RED = "#1a7f37", "#cf222e"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, root, path):

@@ -14,10 +14,6 @@ import visualize.steps as steps_module
 from autodiff import Value, chain_rule
 from visualize import GraphTooLarge, stepper
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
 HOSTILE_LABELS = [
     "%DATA%<img src=x onerror=alert(1)>",
     "<!--<script>",
@@ -60,13 +56,6 @@ def test_a_title_holding_placeholders_stays_text():
 
 # --- the page, in Chromium --------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("label", HOSTILE_LABELS[:2])

@@ -24,14 +24,10 @@ from pathlib import Path
 
 import jupyterlab  # noqa: F401  (in the test extra: `make test` installs it)
 import pytest
-from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = ["01-sigmoid-backprop", "02-neuron-to-mlp", "03-training-interactively",
        "04-losses-and-search", "05-micrograd-by-hand"]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 SETTINGS = {  # user settings: no news or update requests, every cell kept in the page
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
         {"fetchNews": "false", "checkForUpdates": False},
@@ -114,14 +110,6 @@ def lab(tmp_path_factory):
                 proc.kill()
                 proc.wait()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.timeout(600)

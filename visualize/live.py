@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 import numpy as np
 
+from .plots import in_notebook
+
 if TYPE_CHECKING:  # matplotlib is loaded only when a figure is drawn
     from .plots import PlotFigure
 
@@ -39,16 +41,6 @@ __all__ = ["LiveView", "live_training", "in_notebook"]
 
 #: the largest grid the live view's decision boundary is drawn on (it redraws often)
 MAX_LIVE_RESOLUTION = 200
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where widgets can show)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
 def _count(steps: Any, where: str) -> int:

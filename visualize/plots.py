@@ -130,7 +130,8 @@ class PlotFigure(Figure):
         return bundle, metadata
 
 
-def _in_kernel() -> bool:
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where figures and widgets show inline)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -142,7 +143,7 @@ def _in_kernel() -> bool:
 def _new_figure(**kw: Any) -> PlotFigure:
     """A :class:`PlotFigure`, made through pyplot when pyplot is loaded or in a Jupyter
     kernel (so ``plt.show()`` shows it), else standalone (nothing global, e.g. in a CLI)."""
-    if "matplotlib.pyplot" in sys.modules or _in_kernel():
+    if "matplotlib.pyplot" in sys.modules or in_notebook():
         import matplotlib.pyplot as plt
 
         # pyplot makes it of FigureClass; its stubs promise only a Figure
