@@ -113,8 +113,18 @@ def _count(root: Value, leaves: bool) -> None:
             elif leaves:
                 b._n += 1
         elif fn.nary:  # a fused neuron: (b, w0, ...) and (1, x0, ...)
-            for p in a + v._b:
-                if type(p) is not Value:
+            for p in a:
+                if p._fn is not None:
+                    n = p._n
+                    if n == 0:
+                        push(p)
+                        if not leaves:
+                            p.grad = 0.0
+                    p._n = n + 1
+                elif leaves:
+                    p._n += 1
+            for p in v._b:
+                if type(p) is not Value:  # a number input
                     continue
                 if p._fn is not None:
                     n = p._n
@@ -232,7 +242,7 @@ def backprop(root: Value, seed: Any = 1.0, create_graph: bool = False) -> None:
 
 def _float_pass(root: Value, seed: float) -> None:
     """Each node in schedule order adds ``upstream * local`` to each input's ``grad``,
-    its last input first (the order in which an input used twice by one node sums).
+    in the order of its parents (so ``x - x`` sums ``g`` then ``-g``).
 
     This is backward's hot loop, and its fast paths are all here; none changes a result
     bit.  Measured on the micrograd demo step built from Values (65,000 nodes, CPU
@@ -266,7 +276,9 @@ def _float_pass(root: Value, seed: float) -> None:
                 if da is _OTHER:
                     ga = g * b.data
                     gb = g * a.data
-                elif type(da) is float:  # +, -: g * 1.0 is g, no new float
+                elif da == db == 1.0:  # +: the upstream float passes on to both
+                    ga = gb = g
+                elif type(da) is float:  # -
                     ga = g if da == 1.0 else g * da
                     gb = g if db == 1.0 else g * db
                 else:
@@ -277,16 +289,6 @@ def _float_pass(root: Value, seed: float) -> None:
                     _check_grads(v, (ga, gb))
                 # A zero share is skipped (it adds nothing); a node's first share is
                 # stored, not added to 0.0; a leaf accumulates, across passes too.
-                if b._fn is None:
-                    if gb:
-                        b.grad += gb
-                    b_ready = False
-                else:
-                    if gb:
-                        b.grad = b.grad + gb if b.grad else gb
-                    n = b._n - 1
-                    b._n = n
-                    b_ready = n == 0
                 if a._fn is None:
                     if ga:
                         a.grad += ga
@@ -297,29 +299,46 @@ def _float_pass(root: Value, seed: float) -> None:
                     a._n = n
                     if n == 0:
                         push(a)
-                if b_ready:  # pushed after a, so visited before it
-                    push(b)
+                if b._fn is None:
+                    if gb:
+                        b.grad += gb
+                else:
+                    if gb:
+                        b.grad = b.grad + gb if b.grad else gb
+                    n = b._n - 1
+                    b._n = n
+                    if n == 0:
+                        push(b)
             elif fn.nary:  # a fused neuron: b*1 + w0*x0 + ..., each term a product
-                for p, q in zip(reversed(a), reversed(b)):
+                for p, q in zip(a, b):  # parents order: b, w0, x0, w1, x1, ...
                     if type(q) is Value:
-                        gq = g * p.data
                         gp = g * q.data
+                        gq = g * p.data
                         if anomaly:
-                            _check_grads(v, (gq, gp), (q, p))
-                        q.grad += gq
-                        p.grad += gp
-                    else:
+                            _check_grads(v, (gp, gq), (p, q))
+                    else:  # a number x_i: only w_i gets a share
                         gp = g * q
                         if anomaly:
                             _check_grads(v, (gp,), (p,))
-                        p.grad += gp
-                for p, q in zip(a, b):
-                    if p._fn is not None:
+                        q = None
+                    if p._fn is None:
+                        if gp:
+                            p.grad += gp
+                    else:
+                        if gp:
+                            p.grad = p.grad + gp if p.grad else gp
                         n = p._n - 1
                         p._n = n
                         if n == 0:
                             push(p)
-                    if type(q) is Value and q._fn is not None:
+                    if q is None:
+                        continue
+                    if q._fn is None:
+                        if gq:
+                            q.grad += gq
+                    else:
+                        if gq:
+                            q.grad = q.grad + gq if q.grad else gq
                         n = q._n - 1
                         q._n = n
                         if n == 0:
@@ -366,7 +385,7 @@ def _graph_pass(order: List[_OpNode], seed: Any) -> None:
         for v in order:
             g = v.grad
             terms = _locals(v, v._fn, True)
-            for i in range(len(terms) - 1, -1, -1):  # last input first, as the float pass
+            for i in range(len(terms)):  # in parents order, as the float pass
                 p, _, _, local = terms[i]
                 p.grad = p.grad + (g if local == 1.0 else g * local)
     except FloatingPointError as e:  # detect_anomaly caught a gradient node's forward

@@ -435,10 +435,8 @@ def affine(w: Sequence[Value], x: Sequence[Any], b: Value) -> Value:
         >>> z.data, z.op, z.gate, len(z.parents)
         (1.0, 'affine', 'w·x+b', 5)
     """
-    if STATE.tracing:
-        return _affine_traced(w, x, b)
     if not STATE.plain or type(b) is not Value:
-        return _affine_gates(w, x, b)
+        return _affine_traced(w, x, b) if STATE.tracing else _affine_gates(w, x, b)
     ws = (b, *w)
     xs = (1.0, *x)
     if len(ws) != len(xs):

@@ -113,9 +113,9 @@ def test_square_sends_two_contributions():
     x = Value(3.0, "x")
     steps = backward_steps(x * x)
     assert len(steps) == 1 and len(steps[0].products) == 2
-    # the engine sends to the second input first: the first line's share completes x's sum
-    assert steps[0].sums == ("dL/dx = 3.00 + 3.00 = 6.00", "")
-    assert steps[0].text_lines()[0].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
+    # the engine sends to the inputs in order: the second line's share completes x's sum
+    assert steps[0].sums == ("", "dL/dx = 3.00 + 3.00 = 6.00")
+    assert steps[0].text_lines()[1].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
 
 
 def _random_graph(rng):
@@ -165,12 +165,12 @@ def test_random_graphs_bit_for_bit(seed):
     assert set(g) == {id(v) for v in topological_order(out)}
     for v in topological_order(out):
         assert g[id(v)] == v.grad
-    # replaying the shares step by step (each gate sends to its last input first, as
+    # replaying the shares step by step (each gate sends to its inputs in order, as
     # the engine does) gives each gate its upstream, bit for bit
     acc = {id(out): 1.0}
     for s in steps:
         assert acc[id(s.node)] == s.upstream == s.node.grad
-        for q, share, total in reversed(list(zip(s.inputs, s.products, s.totals))):
+        for q, share, total in zip(s.inputs, s.products, s.totals):
             acc[id(q)] = acc.get(id(q), 0.0) + share
             assert acc[id(q)] == total
 
