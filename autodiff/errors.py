@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Optional
 
-from .ops import Op
+from .ops import UNARY, Op
 
 if TYPE_CHECKING:
     from .value import Value, _OpNode
@@ -88,4 +88,26 @@ def _backward_error(v: _OpNode, e: Exception) -> Exception:
     return cls(
         f"backward of {fn.name} ({v.gate}): local derivative "
         f"{rules} failed ({e}) at input {ins}{const}, output {_describe(v)}"
+    )
+
+
+# --- what tracing a compiled tape refuses (see autodiff.tracing) ---------------------
+
+
+def _refuse_number(call: str) -> None:
+    unary = ", ".join(f"x.{op.name}()" for op in UNARY if not op.dunder)
+    raise TypeError(
+        f"{call} of a Value while tracing: the traced sample's number would become a "
+        "constant of the compiled tape, replayed unchanged for every other sample. "
+        f"Compute with the Value instead ({unary}, abs(x), x ** c), read "
+        "x.detach().data where a constant is meant (e.g. a stable shift), or run the "
+        "function eagerly."
+    )
+
+
+def _refuse_control_flow(what: str) -> None:
+    raise TypeError(
+        f"{what} of a Value while tracing: the result would depend on Python control "
+        "flow over Values, which a compiled tape cannot replay for other inputs. Use an "
+        "op instead (relu, abs, ...) or run this function eagerly."
     )

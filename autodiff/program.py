@@ -40,7 +40,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import ops
 from .backward import topological_order
-from .value import STATE, Value, _affine_gates, _end_trace, _trace_inputs, enable_grad
+from .tracing import end_trace, trace_inputs
+from .value import STATE, Value, _affine_gates, enable_grad
 
 __all__ = [
     "Var",
@@ -367,7 +368,7 @@ def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = 
     # Tracing makes many objects and frees none: the cyclic collector would walk the
     # whole growing graph again and again (half the time of a deep trace).
     gc.disable()
-    _trace_inputs(leaves)  # they and the nodes made from them refuse `.data` reads
+    trace_inputs(leaves)  # they and the nodes made from them refuse `.data` reads
     STATE.tracing = True
     STATE.grad_enabled = True
     try:
@@ -378,7 +379,7 @@ def trace(fn: Callable[..., Any], example: Sequence[Any], name: Optional[str] = 
         raise
     finally:
         STATE.tracing, STATE.grad_enabled = prev
-        _end_trace()
+        end_trace()
         if gc_was:
             gc.enable()
     multi = isinstance(result, (list, tuple))

@@ -22,12 +22,11 @@ in the table and records one node through :func:`_record`, unless a switch of
 
 from __future__ import annotations
 
-import sys
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from . import ops
-from .errors import _check_finite, _forward_error
+from .errors import _check_finite, _forward_error, _refuse_control_flow, _refuse_number
 from .modes import STATE, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import Op
 
@@ -81,15 +80,8 @@ def _record(data: float, fn: Op, a: Any, b: Any) -> Value:
     if not STATE.plain:
         if STATE.anomaly:
             _check_finite(fn, data, a, b)
-        if STATE.tracing:  # a traced node: it refuses to have its number read as a constant
-            v = Value(data)
-            v.__class__ = _Traced
-            _TRACED.append(v)
-            if STATE.grad_enabled:
-                v._fn = fn
-                v._a = a
-                v._b = b
-            return v
+        if STATE.tracing:  # a node of a compiled tape's trace: see autodiff.tracing
+            return _tracing.traced_node(data, fn, a, b)
         if not STATE.grad_enabled:
             return Value(data)
     v = _new(Value)
@@ -386,14 +378,6 @@ if TYPE_CHECKING:
         _fn: Op
 
 
-def _refuse_control_flow(what: str) -> None:
-    raise TypeError(
-        f"{what} of a Value while tracing: the result would depend on Python control "
-        "flow over Values, which a compiled tape cannot replay for other inputs. Use an "
-        "op instead (relu, abs, ...) or run this function eagerly."
-    )
-
-
 def _install_methods() -> None:
     """Give Value one method per table entry: ``__add__``, ``__rsub__``, ``exp``..."""
     makers = {"binary": _operator, "folded": _operator, "unary": _unary_method}
@@ -436,7 +420,7 @@ def affine(w: Sequence[Value], x: Sequence[Any], b: Value) -> Value:
         (1.0, 'affine', 'w·x+b', 5)
     """
     if not STATE.plain or type(b) is not Value:
-        return _affine_traced(w, x, b) if STATE.tracing else _affine_gates(w, x, b)
+        return _tracing.affine(w, x, b) if STATE.tracing else _affine_gates(w, x, b)
     ws = (b, *w)
     xs = (1.0, *x)
     if len(ws) != len(xs):
@@ -455,20 +439,6 @@ def affine(w: Sequence[Value], x: Sequence[Any], b: Value) -> Value:
                 [xj if type(xj) is Value else _affine_number(xj, k) for k, xj in enumerate(xs[1:])],
                 b,
             )
-    return _record(z, _AFFINE, ws, xs)
-
-
-def _affine_traced(w: Sequence[Any], x: Sequence[Any], b: Any) -> Value:
-    """``affine`` while a tape traces: one fused node, whose inputs may be traced nodes."""
-    ws = (b, *w)
-    xs = (1.0, *[xi if isinstance(xi, Value) else _affine_number(xi, k) for k, xi in enumerate(x)])
-    if len(ws) != len(xs):
-        raise ValueError(f"affine: {len(ws) - 1} weights but {len(xs) - 1} inputs")
-    if STATE.anomaly or not all(isinstance(wi, Value) for wi in ws):
-        return _affine_gates(ws[1:], xs[1:], b)
-    z = _AFFINE.forward(
-        tuple(p.data for p in ws), tuple(q.data if isinstance(q, Value) else q for q in xs)
-    )
     return _record(z, _AFFINE, ws, xs)
 
 
@@ -492,82 +462,7 @@ def _affine_gates(w: Sequence[Any], x: Sequence[Any], b: Any) -> Value:
 _AFFINE = ops.AFFINE
 
 
-# --- tracing: the nodes a compiled tape's trace computes ----------------------------------
-# While a tape traces, its inputs and every node recorded are `_Traced`: the same node (one
-# object, same slots) whose class refuses to have its number read into plain Python
-# (`.data` from outside the engine, `int()`, `round()`), which the tape would replay as a
-# constant for every sample; `float()` is refused for every Value while tracing.
-# `x.detach().data` is the sanctioned constant read.  When the trace ends every traced
-# node becomes a plain Value again.  Nothing here runs outside a trace.
+# --- the passes and tracing, which need Value ------------------------------------------
 
-
-def _refuse_number(call: str) -> None:
-    unary = ", ".join(f"x.{op.name}()" for op in ops.UNARY if not op.dunder)
-    raise TypeError(
-        f"{call} of a Value while tracing: the traced sample's number would become a "
-        "constant of the compiled tape, replayed unchanged for every other sample. "
-        f"Compute with the Value instead ({unary}, abs(x), x ** c), read "
-        "x.detach().data where a constant is meant (e.g. a stable shift), or run the "
-        "function eagerly."
-    )
-
-
-_DATA = Value.__dict__["data"]  # the slot itself: _Traced.data guards it
-_data_of = _DATA.__get__
-_set_data = _DATA.__set__
-_TRACED: list = []  # nodes made _Traced by the running trace, turned back at its end
-
-
-class _Traced(Value):
-    """A node of the running trace: ``.data`` read from code outside the engine,
-    ``int()``, ``round()`` and ``math.trunc()`` are refused while tracing."""
-
-    __slots__ = ()
-
-    @property  # the slot of Value, guarded
-    def data(self) -> float:
-        if STATE.tracing:
-            name = sys._getframe(1).f_globals.get("__name__", "")
-            if name != "autodiff" and not name.startswith("autodiff."):
-                _refuse_number("x.data (read outside the engine)")
-        return _data_of(self)
-
-    @data.setter
-    def data(self, value: float) -> None:
-        _set_data(self, value)
-
-    def __int__(self) -> int:
-        return _number_of_traced("int(x)", "__int__")
-
-    def __round__(self, ndigits: Any = None) -> Any:
-        return _number_of_traced("round(x)", "__round__")
-
-    def __trunc__(self) -> int:
-        return _number_of_traced("math.trunc(x)", "__trunc__")
-
-
-def _number_of_traced(call: str, method: str) -> Any:
-    if STATE.tracing:
-        _refuse_number(call)
-    raise TypeError(f"type Value doesn't define {method} method")
-
-
-def _trace_inputs(inputs: Sequence[Value]) -> None:
-    """A trace starts: its inputs (fresh leaves) become traced nodes."""
-    for v in inputs:
-        v.__class__ = _Traced
-        _TRACED.append(v)
-
-
-def _end_trace() -> None:
-    """A trace ended: its nodes become plain Values (once no outer trace is running)."""
-    if STATE.tracing:
-        return
-    for v in _TRACED:
-        v.__class__ = Value
-    _TRACED.clear()
-
-
-# --- switches ---------------------------------------------------------------------------
-
+from . import tracing as _tracing  # noqa: E402 (needs Value)
 from .backward import backprop, local_terms, topological_order  # noqa: E402 (needs Value)
