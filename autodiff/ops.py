@@ -28,27 +28,10 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
-__all__ = [
-    "Op",
-    "BINARY",
-    "FOLDED",
-    "UNARY",
-    "NARY",
-    "ALL",
-    "get",
-    "fmt_number",
-    "OTHER_OPERAND",
-    "affine_inputs",
-    "exp",
-    "log",
-    "sqrt",
-    "sin",
-    "cos",
-    "tanh",
-    "sigmoid",
-    "step",
-    "sign",
-]
+# fmt: off
+__all__ = ["Op", "BINARY", "FOLDED", "UNARY", "NARY", "ALL", "get", "fmt_number", "OTHER_OPERAND",
+           "affine_inputs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "step", "sign"]
+# fmt: on
 
 
 def fmt_number(c: float) -> str:
@@ -268,215 +251,90 @@ def _fill(text: str, const: Optional[float], term: Optional[int]) -> str:
     return text.replace("{c}", fmt_number(const))
 
 
-def _folded(
-    name: str, gate: str, expr: str, forward: Callable, deriv: Any, formula: str, **more: Any
-) -> Op:
-    return Op(
-        name=name,
-        kind="folded",
-        gate=gate,
-        expr=expr,
-        forward=forward,
-        doc=expr.replace("{", "").replace("}", ""),
-        derivs=(deriv,),
-        formulas=(formula,),
-        inputs=("x",),
-        **more,
-    )
+# --- the table: one op per row, in the order of its factory's arguments ----------------
+# (ruff format would put every argument on a line of its own; rows read better as rows)
+# fmt: off
 
 
-def _unary(
-    name: str,
-    gate: str,
-    doc: str,
-    forward: Callable,
-    vforward: Callable,
-    deriv: Callable,
-    formula: str,
-    **more: Any,
-) -> Op:
-    return Op(
-        name=name,
-        kind="unary",
-        gate=gate,
-        doc=doc,
-        forward=forward,
-        expr=gate + "({x})",
-        vforward=vforward,
-        derivs=(deriv,),
-        formulas=(formula,),
-        inputs=("x",),
-        **more,
-    )
+def _folded(name: str, gate: str, expr: str, forward: Callable, deriv: Any, formula: str,
+            **more: Any) -> Op:
+    """A Value and a number c as one gate (``+{c}``); ``deriv`` is d/dx."""
+    return Op(name=name, kind="folded", gate=gate, expr=expr, forward=forward,
+              doc=expr.replace("{", "").replace("}", ""), derivs=(deriv,),
+              formulas=(formula,), inputs=("x",), **more)
 
 
-def _binary(
-    name: str,
-    symbol: str,
-    forward: Callable,
-    derivs: tuple,
-    formulas: tuple,
-    number_op: Op,
-    dunder: str,
-    **more: Any,
-) -> Op:
-    return Op(
-        name=name,
-        kind="binary",
-        gate=symbol,
-        symbol=symbol,
-        doc=f"x {symbol} y",
-        expr=f"{{x}} {symbol} {{y}}",
-        forward=forward,
-        derivs=derivs,
-        formulas=formulas,
-        inputs=("x", "y"),
-        number_op=number_op,
-        dunder=dunder,
-        **more,
-    )
+def _binary(name: str, symbol: str, forward: Callable, derivs: tuple, formulas: tuple,
+            number_op: Op, dunder: str, **more: Any) -> Op:
+    """Two Values, ``x (symbol) y``; ``number_op`` is its folded twin, for a number y."""
+    return Op(name=name, kind="binary", gate=symbol, symbol=symbol, doc=f"x {symbol} y",
+              expr=f"{{x}} {symbol} {{y}}", forward=forward, derivs=derivs,
+              formulas=formulas, inputs=("x", "y"), number_op=number_op, dunder=dunder,
+              **more)
 
 
-# --- folded: a Value and a number c, one gate as in the slides ------------------------
+def _unary(name: str, doc: str, forward: Callable, vforward: Callable, deriv: Callable,
+           formula: str, gate: str = "", **more: Any) -> Op:
+    """One Value, ``x.name()``, its gate labelled with its name unless ``gate`` says."""
+    gate = gate or name
+    return Op(name=name, kind="unary", gate=gate, doc=doc, forward=forward,
+              expr=gate + "({x})", vforward=vforward, derivs=(deriv,),
+              formulas=(formula,), inputs=("x",), **more)
 
-ADD_C = _folded("add_const", "+{c}", "{x} + {c}", operator.add, 1.0, "1", dunder="__radd__")
-SUB_C = _folded("sub_const", "-{c}", "{x} - {c}", operator.sub, 1.0, "1")
-RSUB_C = _folded(
-    "rsub_const", "{c}-x", "{c} - {x}", lambda x, c: c - x, -1.0, "-1", dunder="__rsub__"
-)
-MUL_C = _folded("mul_const", "*{c}", "{x} * {c}", operator.mul, _y, "{c}", dunder="__rmul__")
-DIV_C = _folded(
-    "div_const",
-    "/{c}",
-    "{x} / {c}",
-    operator.truediv,
-    lambda x, c, out: 1.0 / c,
-    "1/{c}",
-    domain="c != 0",
-)
-RDIV_C = _folded(
-    "rdiv_const",
-    "{c}/x",
-    "{c}/{x}",
-    lambda x, c: c / x,
-    lambda x, c, out: -out / x,
-    "-{c}/x^2",
-    domain="x != 0",
-    dunder="__rtruediv__",
-)
-POW_C = _folded(
-    "pow_const",
-    "**{c}",
-    "{x}^{c}",
-    _pow,
-    _pow_dx,
-    "{c}*x^({c}-1)",
-    domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0",
-)
-RPOW_C = _folded(
-    "rpow_const",
-    "{c}^x",
-    "{c}^{x}",
-    lambda x, c: _pow(c, x),
-    lambda x, c, out: out * _log_base(c),
-    "{c}^x*ln({c})",
-    domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
-    dunder="__rpow__",
-)
 
-# --- binary: Value (op) Value ----------------------------------------------------------
+# folded: a Value and a number c, one gate as in the slides (``x + 1`` is the gate +1)
+#                name          gate     expr         forward       d/dx  formula
+ADD_C  = _folded("add_const",  "+{c}",  "{x} + {c}", operator.add, 1.0,  "1", dunder="__radd__")
+SUB_C  = _folded("sub_const",  "-{c}",  "{x} - {c}", operator.sub, 1.0,  "1")
+RSUB_C = _folded("rsub_const", "{c}-x", "{c} - {x}", lambda x, c: c - x, -1.0, "-1",
+                 dunder="__rsub__")
+MUL_C  = _folded("mul_const",  "*{c}",  "{x} * {c}", operator.mul, _y, "{c}", dunder="__rmul__")
+DIV_C  = _folded("div_const",  "/{c}",  "{x} / {c}", operator.truediv,
+                 lambda x, c, out: 1.0 / c, "1/{c}", domain="c != 0")
+RDIV_C = _folded("rdiv_const", "{c}/x", "{c}/{x}",   lambda x, c: c / x,
+                 lambda x, c, out: -out / x, "-{c}/x^2", domain="x != 0",
+                 dunder="__rtruediv__")
+POW_C  = _folded("pow_const",  "**{c}", "{x}^{c}",   _pow, _pow_dx, "{c}*x^({c}-1)",
+                 domain="x > 0, or x < 0 with a whole exponent, or x == 0 with c >= 0")
+RPOW_C = _folded("rpow_const", "{c}^x", "{c}^{x}",   lambda x, c: _pow(c, x),
+                 lambda x, c, out: out * _log_base(c), "{c}^x*ln({c})",
+                 domain="c > 0, or c < 0 with a whole exponent, or c == 0 with x >= 0",
+                 dunder="__rpow__")
 
-ADD = _binary("add", "+", operator.add, (1.0, 1.0), ("1", "1"), ADD_C, "__add__")
-SUB = _binary("sub", "-", operator.sub, (1.0, -1.0), ("1", "-1"), SUB_C, "__sub__")
-MUL = _binary("mul", "*", operator.mul, (_y, _x), ("y", "x"), MUL_C, "__mul__")
-DIV = _binary(
-    "div",
-    "/",
-    operator.truediv,
-    (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
-    ("1/y", "-x/y^2"),
-    DIV_C,
-    "__truediv__",
-    domain="y != 0",
-)
-POW = _binary(
-    "pow",
-    "**",
-    _pow,
-    (_pow_dx, lambda x, y, out: out * _log_base(x)),
-    ("y*x^(y-1)", "x^y*ln(x)"),
-    POW_C,
-    "__pow__",
-    domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0",
-)
+# binary: Value (op) Value
+#             name   symbol forward       (d/dx, d/dy)  formulas     twin   operator
+ADD = _binary("add", "+",   operator.add, (1.0, 1.0),   ("1", "1"),  ADD_C, "__add__")
+SUB = _binary("sub", "-",   operator.sub, (1.0, -1.0),  ("1", "-1"), SUB_C, "__sub__")
+MUL = _binary("mul", "*",   operator.mul, (_y, _x),     ("y", "x"),  MUL_C, "__mul__")
+DIV = _binary("div", "/",   operator.truediv,
+              (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y), ("1/y", "-x/y^2"),
+              DIV_C, "__truediv__", domain="y != 0")
+POW = _binary("pow", "**",  _pow, (_pow_dx, lambda x, y, out: out * _log_base(x)),
+              ("y*x^(y-1)", "x^y*ln(x)"), POW_C, "__pow__",
+              domain="x > 0, or x < 0 with a whole exponent, or x == 0 with y >= 0")
 
-# --- unary ------------------------------------------------------------------------------
+# unary: x.name()
+#                  name       doc                   forward   on arrays  d/dx, formula
+EXP     = _unary("exp",     "e^x",                math.exp,  np.exp,  lambda x, y, out: out,
+                 "e^x", domain="x <= 709.78 (larger overflows a float)")
+LOG     = _unary("log",     "natural logarithm",  math.log,  np.log,  lambda x, y, out: 1.0 / x,
+                 "1/x", domain="x > 0")
+SQRT    = _unary("sqrt",    "square root",        math.sqrt, np.sqrt,
+                 lambda x, y, out: 0.5 / out, "1/(2*sqrt(x))", domain="x >= 0")
+TANH    = _unary("tanh",    "hyperbolic tangent", math.tanh, np.tanh,
+                 lambda x, y, out: 1.0 - out * out, "1-tanh(x)^2")
+SIGMOID = _unary("sigmoid", "logistic sigmoid 1/(1+e^-x)", _sigmoid, _sigmoid_array,
+                 lambda x, y, out: out * (1.0 - out), "σ(x)*(1-σ(x))", gate="σ")
+RELU    = _unary("relu",    "max(0, x)",          _relu,     _relu_array, _relu_d,
+                 "0 if x<=0 else 1")
+ABS     = _unary("abs",     "|x|",                abs,       np.abs,  lambda x, y, out: sign(x),
+                 "sign(x)", dunder="__abs__")
+SIN     = _unary("sin",     "sine",               math.sin,  np.sin,  lambda x, y, out: cos(x),
+                 "cos(x)", domain="x finite")
+COS     = _unary("cos",     "cosine",             math.cos,  np.cos,  lambda x, y, out: -sin(x),
+                 "-sin(x)", domain="x finite")
 
-EXP = _unary(
-    "exp",
-    "exp",
-    "e^x",
-    math.exp,
-    np.exp,
-    lambda x, y, out: out,
-    "e^x",
-    domain="x <= 709.78 (larger overflows a float)",
-)
-LOG = _unary(
-    "log",
-    "log",
-    "natural logarithm",
-    math.log,
-    np.log,
-    lambda x, y, out: 1.0 / x,
-    "1/x",
-    domain="x > 0",
-)
-SQRT = _unary(
-    "sqrt",
-    "sqrt",
-    "square root",
-    math.sqrt,
-    np.sqrt,
-    lambda x, y, out: 0.5 / out,
-    "1/(2*sqrt(x))",
-    domain="x >= 0",
-)
-TANH = _unary(
-    "tanh",
-    "tanh",
-    "hyperbolic tangent",
-    math.tanh,
-    np.tanh,
-    lambda x, y, out: 1.0 - out * out,
-    "1-tanh(x)^2",
-)
-SIGMOID = _unary(
-    "sigmoid",
-    "σ",
-    "logistic sigmoid 1/(1+e^-x)",
-    _sigmoid,
-    _sigmoid_array,
-    lambda x, y, out: out * (1.0 - out),
-    "σ(x)*(1-σ(x))",
-)
-RELU = _unary("relu", "relu", "max(0, x)", _relu, _relu_array, _relu_d, "0 if x<=0 else 1")
-ABS = _unary(
-    "abs", "abs", "|x|", abs, np.abs, lambda x, y, out: sign(x), "sign(x)", dunder="__abs__"
-)
-SIN = _unary(
-    "sin", "sin", "sine", math.sin, np.sin, lambda x, y, out: cos(x), "cos(x)", domain="x finite"
-)
-COS = _unary(
-    "cos",
-    "cos",
-    "cosine",
-    math.cos,
-    np.cos,
-    lambda x, y, out: -sin(x),
-    "-sin(x)",
-    domain="x finite",
-)
+# fmt: on
 
 # --- n-ary: a neuron's z = b + w0*x0 + w1*x1 + ..., one gate ---------------------------
 # The node keeps its operands as two tuples, (b, w0, w1, ...) and (1, x0, x1, ...), so
@@ -507,18 +365,11 @@ def affine_inputs(ws: tuple, xs: tuple) -> Iterator[tuple]:
             yield x, 2, i - 1, w, x
 
 
-AFFINE = Op(
-    name="affine",
-    kind="nary",
-    gate="w·x+b",
-    expr="w·x+b",
-    doc="a neuron's z = b + w0*x0 + w1*x1 + ...",
-    forward=_dot,
-    derivs=(1.0, _y, _x),
-    formulas=("1", "x{i}", "w{i}"),
-    inputs=("b", "w{i}", "x{i}"),
-    split=affine_inputs,
-)
+# fmt: off
+AFFINE = Op(name="affine", kind="nary", gate="w·x+b", expr="w·x+b", forward=_dot,
+            doc="a neuron's z = b + w0*x0 + w1*x1 + ...", derivs=(1.0, _y, _x),
+            formulas=("1", "x{i}", "w{i}"), inputs=("b", "w{i}", "x{i}"), split=affine_inputs)
+# fmt: on
 
 BINARY = (ADD, SUB, MUL, DIV, POW)
 FOLDED = (ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C)
