@@ -322,8 +322,8 @@ def backward_steps(
         >>> from autodiff import Value
         >>> x = Value(3.0, label="x")
         >>> for line in backward_steps(x * x)[0].text_lines(): print(line)
-        d(x * y)/dx = y = 3.00;  1.00 x 3.00 = 3.00  -> x
-        d(x * y)/dy = x = 3.00;  1.00 x 3.00 = 3.00  -> x;  dL/dx = 3.00 + 3.00 = 6.00
+        d(x * y)/dx = y = 3.00;  1.00 x 3.00 = 3.00  -> x;  dL/dx = 3.00 + 3.00 = 6.00
+        d(x * y)/dy = x = 3.00;  1.00 x 3.00 = 3.00  -> x
     """
     root = _root(root, "backward_steps")
     check_precision(precision, "backward_steps")
@@ -352,13 +352,13 @@ def _backward(
             grads[id(v)] = g
         op = _op(v)
         terms = _terms(v)
-        # the engine adds into a fresh 0.0 for every node and sends to a gate's inputs in
-        # order: the same additions in the same order give the same sums bit for bit
+        # the engine adds into a fresh 0.0 for every node and sends to a gate's inputs
+        # last first: the same additions in the same order give the same sums bit for bit
         prods: List[Optional[float]] = [None] * len(terms)
         totals: List[Optional[float]] = [None] * len(terms)
         sums = [""] * len(terms)
         running = [""] * len(terms)
-        for i in range(len(terms)):
+        for i in range(len(terms) - 1, -1, -1):
             p, local = terms[i][0], terms[i][1]
             prod = None if local is None or g is None else g * local
             prods[i] = prod

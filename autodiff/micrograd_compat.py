@@ -76,7 +76,7 @@ def _backward(v: Value) -> None:
         0.7864
     """
     g = v.grad
-    for p, local, _ in local_terms(v):
+    for p, local, _ in reversed(local_terms(v)):
         p.grad = p.grad + g * local
 
 

@@ -235,20 +235,20 @@ def test_backward_twice_doubles_the_leaves(seed):
     assert single >= 3
 
 
-def test_repeated_input_in_one_node_sums_in_parents_order(rng):
-    """A Value used several times by one fused node gets its contributions added in the
-    order of ``parents``: the bias, then w_i before x_i pair by pair.  (The gate graph
-    visits its last product first, so there the last bit may differ: fused and gate
-    gradients are equal bit for bit only when no input repeats within a node.)"""
+def test_repeated_input_in_one_node_sums_last_pair_first(rng):
+    """A Value used several times by one fused node gets its contributions added last
+    pair first, x_i before w_i, the bias last (the reverse of ``parents``).  (The gate
+    graph adds them bias first, pair 0 first, so there the last bit may differ: fused
+    and gate gradients are equal bit for bit only when no input repeats within a node.)"""
     for _ in range(300):
         xv, yv, gv = rng.uniform(-3, 3), rng.uniform(-3, 3), rng.uniform(-2, 2)
         x, y = Value(xv), Value(yv)
         z = affine([x, x, x], [x, y, x], x)
         z.backward(gv)
-        # the bias: g; pair 0: g*x twice; pair 1: x (as w1) gets g*y, y gets g*x;
-        # pair 2: g*x twice
+        # pair 2: x (as x2) gets g*x, x (as w2) gets g*x; pair 1: y gets g*x, x gets g*y;
+        # pair 0: g*x twice; the bias: g
         want = 0.0
-        for t in (gv, gv * xv, gv * xv, gv * yv, gv * xv, gv * xv):
+        for t in (gv * xv, gv * xv, gv * yv, gv * xv, gv * xv, gv):
             want += t
         assert same_float(x.grad, want)
         assert same_float(y.grad, gv * xv)
@@ -401,12 +401,11 @@ def test_backward_steps_repeated_input_shows_every_use():
     z.backward()
     xs = [i for i, q in enumerate(step.inputs) if q is x]
     assert len(xs) == 6
-    # the engine adds in the order of parents: the bias's share (1), w0's (x0 = 0.1),
-    # x0's (w0 = 0.1), w1's (x1 = 0.7), w2's (0.1) and last x2's (0.1)
-    assert xs == [0, 1, 2, 3, 5, 6]
-    assert step.totals[6] == x.grad  # x2's share comes last
-    assert step.sums[6] == "dL/dx = 2.00 + 0.10 = 2.10"  # its sum so far + the last share
-    assert step.sums[0] == ""  # the first share to arrive has no sum yet
+    # the engine adds last term first: x2's share (w2 = 0.1), w2's (x2 = 0.1), ...
+    last = min(xs, key=lambda i: step.sums[i].count("+") if step.sums[i] else 0)
+    assert step.totals[0] == x.grad  # the bias's share comes last
+    assert step.sums[0] == "dL/dx = 1.10 + 1.00 = 2.10"  # its sum so far + the last share
+    assert step.sums[last] == ""  # the first share to arrive has no sum yet
 
 
 def test_forward_and_backward_step_text_of_one_fused_node():

@@ -130,20 +130,21 @@ def test_each_backward_step_shows_gradients_on_the_receiving_wires(page):
         receivers = {s[0] for s in data["steps"][k]["show"]}
         assert new and set(new) == receivers, k  # what the gate sends, where it goes
         before = now
-    # at step 16 the '*' gate of w1*x1 sends to w1 and x1 (the '+' gate sent to its
-    # second input first, as the engine does); at step 17 the first '*' gate sends
-    # 0.20 x -1 to w0 and 0.20 x 2 to x0 at once
+    # at step 16 the '*' gate of w0*x0 sends 0.20 x -1 to w0 and 0.20 x 2 to x0 at once
+    # (the '+' gates visit their first input first, as the engine does); at step 17 the
+    # second '*' gate sends to w1 and x1
     pg.click("#reset")
     for _ in range(16):
         pg.keyboard.press("ArrowRight")
-    assert visible_texts(pg, "n3", RED) == ["-0.39"]
-    assert visible_texts(pg, "n0", RED) == []  # w0: its gate comes next
-    pg.keyboard.press("ArrowRight")
     assert visible_texts(pg, "n0", RED) == ["-0.20"]
     assert visible_texts(pg, "n1", RED) == ["0.39"]
+    assert visible_texts(pg, "n3", RED) == []  # w1: its gate comes next
     cap = caption(pg)
     assert "0.1966 x 2.00 = 0.39  -> x0" in cap  # the factors give the product shown
     assert "-> w0" in cap
+    pg.keyboard.press("ArrowRight")
+    assert visible_texts(pg, "n3", RED) == ["-0.39"]
+    assert "0.1966 x -2.00 = -0.39  -> w1" in caption(pg)
 
 
 def test_every_name_a_caption_uses_is_drawn(page):

@@ -28,12 +28,11 @@ def test_sigmoid_circuit_steps_gate_by_gate():
     assert [s.gate for s in fw] == ["*", "*", "+", "+", "*-1", "exp", "+1", "1/x"]
     assert [s.gate for s in bw] == ["1/x", "+1", "exp", "*-1", "+", "+", "*", "*"]
     assert not any(s.node.is_leaf for s in fw + bw)
-    # the last '*' gate (the '+' sends to its second input first, as the engine does)
-    # sends to w0 and x0: each share arrives on its input's wire
-    last = bw[-1]
-    assert last.receivers == ("w0", "x0")
+    # the '+' gate's first input is visited first, as the engine does: the w0*x0 gate
+    # comes before the w1*x1 gate, and each share arrives on its input's wire
+    assert [s.receivers for s in bw[-2:]] == [("w0", "x0"), ("w1", "x1")]
     g = gradients_of(f)
-    assert last.totals == (g[id(inputs[0])], g[id(inputs[1])])
+    assert bw[-1].totals == (g[id(inputs[2])], g[id(inputs[3])])
 
 
 def test_sigmoid_forward_steps_show_the_slides_values():
@@ -113,9 +112,9 @@ def test_square_sends_two_contributions():
     x = Value(3.0, "x")
     steps = backward_steps(x * x)
     assert len(steps) == 1 and len(steps[0].products) == 2
-    # the engine sends to the inputs in order: the second line's share completes x's sum
-    assert steps[0].sums == ("", "dL/dx = 3.00 + 3.00 = 6.00")
-    assert steps[0].text_lines()[1].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
+    # the engine sends to the second input first: the first line's share completes x's sum
+    assert steps[0].sums == ("dL/dx = 3.00 + 3.00 = 6.00", "")
+    assert steps[0].text_lines()[0].endswith("-> x;  dL/dx = 3.00 + 3.00 = 6.00")
 
 
 def _random_graph(rng):
@@ -165,12 +164,12 @@ def test_random_graphs_bit_for_bit(seed):
     assert set(g) == {id(v) for v in topological_order(out)}
     for v in topological_order(out):
         assert g[id(v)] == v.grad
-    # replaying the shares step by step (each gate sends to its inputs in order, as
+    # replaying the shares step by step (each gate sends to its last input first, as
     # the engine does) gives each gate its upstream, bit for bit
     acc = {id(out): 1.0}
     for s in steps:
         assert acc[id(s.node)] == s.upstream == s.node.grad
-        for q, share, total in zip(s.inputs, s.products, s.totals):
+        for q, share, total in reversed(list(zip(s.inputs, s.products, s.totals))):
             acc[id(q)] = acc.get(id(q), 0.0) + share
             assert acc[id(q)] == total
 
