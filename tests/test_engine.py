@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import inspect
 import math
+import random
 import tracemalloc
 
 import numpy as np
@@ -535,3 +536,27 @@ def test_engine_imports_nothing_above_it():
                          check=True).stdout.strip()
     assert out == "[]"
     assert "_fn" in Value.__slots__ and "_op" not in Value.__slots__
+
+
+def test_a_shared_parameter_adds_its_shares_in_sample_order():
+    """backward visits a node's first input first, so a parameter that every term of a
+    sum uses adds its shares in the order of the terms, bit for bit."""
+    differs = 0
+    for seed in range(20):
+        rng = random.Random(seed)
+        xs = [rng.uniform(-3, 3) for _ in range(100)]
+        w = Value(0.7)
+        loss = sum((w * x).tanh() for x in xs)
+        loss.backward()
+        shares = []
+        for x in xs:
+            t = math.tanh(0.7 * x)
+            shares.append((1.0 * (1.0 - t * t)) * x)  # upstream 1, tanh's local, mul's
+        in_order = in_reverse = 0.0
+        for s in shares:
+            in_order += s
+        for s in reversed(shares):
+            in_reverse += s
+        differs += in_order != in_reverse
+        assert w.grad == in_order, seed
+    assert differs  # the order shows in the last bits of some of these sums
