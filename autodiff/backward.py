@@ -55,6 +55,9 @@ def schedule(root: Value, leaves: bool = True) -> List[Value]:
 
 
 def _walk(root: Value, leaves: bool, first_input_first: bool) -> List[Value]:
+    """Kahn's walk from ``root``, as :func:`schedule` describes it; with
+    ``first_input_first=False`` a node's last ready input is visited first instead, the
+    walk :func:`topological_order` reverses."""
     if root._fn is None:
         return [root] if leaves else []
     order: List[Value] = []
